@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs everything the interop tests need, and nothing twice:
+#   - the Node.js peers (official engine.io / engine.io-client, playwright-core)
+#     from package-lock.json into ./node_modules  (npm ci)
+#   - the Python peers (python-engineio and friends) from requirements-test.txt
+#     into ./.venv
+#   - Debian's chromium at /usr/bin/chromium, driven by playwright-core for the
+#     browser tests
+# Idempotent: when everything is present and up to date it only checks and exits.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+say() { printf 'setup-test-deps: %s\n' "$*"; }
+die() {
+    printf 'setup-test-deps: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- prerequisites
+missing=()
+for tool in node npm python3; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+    die "required tool(s) not found on PATH: ${missing[*]} (install Node.js >= 18 with npm, and Python >= 3.8)"
+fi
+
+# ---------------------------------------------------------------- node packages
+# npm ci rewrites node_modules/.package-lock.json, so its mtime tells when the
+# tree was last installed from the lock file.
+npm_stamp="node_modules/.package-lock.json"
+if [[ ! -d node_modules/engine.io-client || ! -d node_modules/engine.io || ! -f "$npm_stamp" ||
+    package-lock.json -nt "$npm_stamp" || package.json -nt "$npm_stamp" ]]; then
+    say "installing Node.js packages (npm ci)"
+    npm ci --no-audit --no-fund || die "npm ci failed"
+    touch "$npm_stamp"
+else
+    say "Node.js packages up to date"
+fi
+
+# ---------------------------------------------------------------- python venv
+venv=".venv"
+venv_stamp="$venv/.requirements-test.sha256"
+if [[ ! -x "$venv/bin/python" ]]; then
+    say "creating Python virtualenv in $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" ||
+        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+fi
+want_hash="$( (sha256sum requirements-test.txt && "$venv/bin/python" -V 2>&1) | sha256sum | cut -d' ' -f1)"
+have_hash="$(cat "$venv_stamp" 2>/dev/null || true)"
+if [[ "$want_hash" != "$have_hash" ]]; then
+    say "installing Python packages (requirements-test.txt)"
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r requirements-test.txt ||
+        die "pip install -r requirements-test.txt failed"
+    printf '%s\n' "$want_hash" >"$venv_stamp"
+else
+    say "Python packages up to date"
+fi
+
+# ---------------------------------------------------------------- chromium
+if [[ ! -x /usr/bin/chromium ]]; then
+    say "installing Debian chromium (apt-get)"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    else
+        die "/usr/bin/chromium is missing and we are neither root nor have sudo; install the 'chromium' package"
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "/usr/bin/chromium is missing and apt-get is not available; install Chromium at /usr/bin/chromium"
+    "${sudo[@]}" apt-get update -q || die "apt-get update failed"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ||
+        die "apt-get install chromium failed"
+    [[ -x /usr/bin/chromium ]] || die "chromium was installed but /usr/bin/chromium does not exist"
+else
+    say "chromium present ($(/usr/bin/chromium --version 2>/dev/null || echo 'version unknown'))"
+fi
+
+say "all test dependencies present"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's test command: installs the interop peers, then runs formatting,
+# lints, docs, every test (interop included; they must not skip) and the
+# feature combinations. Exits non-zero on the first failure.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+section() {
+    printf '\n==================== %s ====================\n' "$*"
+}
+
+run() {
+    section "$*"
+    local start=$SECONDS
+    if ! "$@"; then
+        printf '\ntest.sh: FAILED: %s\n' "$*" >&2
+        exit 1
+    fi
+    printf 'test.sh: ok (%ss): %s\n' "$((SECONDS - start))" "$*"
+}
+
+run bash scripts/setup-test-deps.sh
+
+ENGINEIO_NODE="$(command -v node)"
+export ENGINEIO_REQUIRE_INTEROP=1
+export ENGINEIO_NODE
+export ENGINEIO_PYTHON="$repo_root/.venv/bin/python"
+export ENGINEIO_CHROMIUM=/usr/bin/chromium
+export ENGINEIO_REPO="$repo_root"
+
+run cargo fmt --all -- --check
+run cargo clippy --all-targets -- -D warnings
+run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+run cargo test --all-targets
+run cargo test --doc
+run cargo build --no-default-features
+run cargo build --no-default-features --features server
+
+section "all checks passed"

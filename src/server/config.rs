@@ -1,0 +1,403 @@
+//! Every server option, with its default, set through [`ServerBuilder`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cookie::CookieConfig;
+use super::cors::CorsPolicy;
+use super::http::Limits;
+use super::{Handlers, Message, Reason, Rejection, Request, Server, Sid, Transport};
+use crate::{Error, ErrorKind, Result};
+
+/// The server's configuration, fixed when the server is built.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub ping_interval: Duration,
+    pub ping_grace: Duration,
+    pub ping_timeout: Duration,
+    pub max_payload: usize,
+    pub allow_upgrades: bool,
+    pub http_compression: bool,
+    pub compression_threshold: usize,
+    pub cookie: Option<CookieConfig>,
+    pub cors: CorsPolicy,
+    pub cors_credentials: bool,
+    pub polling: bool,
+    pub websocket: bool,
+    pub path: String,
+    pub upgrade_timeout: Duration,
+    pub close_timeout: Duration,
+    pub max_buffered: usize,
+    pub sid_generator: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// `pingInterval` as advertised: the interval plus the grace, in whole milliseconds.
+    pub(crate) fn advertised_ping_interval(&self) -> u64 {
+        (self.ping_interval + self.ping_grace).as_millis() as u64
+    }
+
+    /// How long a long-poll may wait with nothing to send (G2).
+    pub(crate) fn poll_timeout(&self) -> Duration {
+        self.ping_interval + self.ping_grace + self.ping_timeout
+    }
+
+    /// Whether a polling handshake advertises the websocket upgrade (H5).
+    pub(crate) fn offers_upgrade(&self) -> bool {
+        self.allow_upgrades && self.websocket && self.polling
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ping_interval: Duration::from_secs(25),
+            ping_grace: Duration::ZERO,
+            ping_timeout: Duration::from_secs(20),
+            max_payload: 1_000_000,
+            allow_upgrades: true,
+            http_compression: true,
+            compression_threshold: 1024,
+            cookie: None,
+            cors: CorsPolicy::SameOrigin,
+            cors_credentials: true,
+            polling: true,
+            websocket: true,
+            path: "/engine.io/".to_string(),
+            upgrade_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(30),
+            max_buffered: 16 * 1024 * 1024,
+            sid_generator: None,
+            limits: Limits {
+                max_head_size: 16 * 1024,
+                head_timeout: Duration::from_secs(10),
+                keep_alive_timeout: Duration::from_secs(60),
+                body_timeout: Duration::from_secs(30),
+                write_timeout: Duration::from_secs(10),
+                max_connections: 10_000,
+                thread_stack_size: 512 * 1024,
+            },
+        }
+    }
+}
+
+/// Builds a [`Server`]: every option has a documented default, so
+/// `Server::builder().build()` is a working server.
+///
+/// ```
+/// use std::time::Duration;
+/// use engineio::server::{CorsPolicy, Server};
+///
+/// let server = Server::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .ping_timeout(Duration::from_secs(5))
+///     .max_payload(100_000)
+///     .cors(CorsPolicy::list(["https://example.com"]))
+///     .on_message(|server, sid, msg| {
+///         let _ = server.send(sid, msg);
+///     })
+///     .build()
+///     .unwrap();
+/// # drop(server);
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ServerBuilder {
+    config: Config,
+    handlers: Handlers,
+    transports: Option<Vec<Transport>>,
+}
+
+impl ServerBuilder {
+    pub(crate) fn new() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+            handlers: Handlers::default(),
+            transports: None,
+        }
+    }
+
+    /// How often the server pings each client. Defaults to 25 seconds.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+
+    /// Extra time added to the *advertised* ping interval (python-engineio's
+    /// `(interval, grace)` tuple): clients are told `interval + grace`, the server pings
+    /// every `interval`. Defaults to zero.
+    pub fn ping_interval_grace(mut self, grace: Duration) -> Self {
+        self.config.ping_grace = grace;
+        self
+    }
+
+    /// How long the server waits for a pong before closing the session with
+    /// [`Reason::PingTimeout`]. Defaults to 20 seconds.
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ping_timeout = timeout;
+        self
+    }
+
+    /// The largest inbound POST body and WebSocket message, in bytes, advertised to
+    /// clients as `maxPayload`; larger ones are refused while reading (413 on polling)
+    /// and close the session. Defaults to 1,000,000 (python's `max_http_buffer_size`).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+
+    /// Whether clients may upgrade from polling to WebSocket. When off, handshakes
+    /// advertise no upgrade and upgrade requests are refused. Defaults to `true`.
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.allow_upgrades = allow;
+        self
+    }
+
+    /// Whether long-poll responses are compressed (gzip or deflate, as the client
+    /// accepts). Defaults to `true`.
+    pub fn http_compression(mut self, on: bool) -> Self {
+        self.config.http_compression = on;
+        self
+    }
+
+    /// The smallest response body, in bytes, worth compressing. Defaults to 1024.
+    pub fn compression_threshold(mut self, bytes: usize) -> Self {
+        self.config.compression_threshold = bytes;
+        self
+    }
+
+    /// Sets a cookie holding the sid on every handshake response, for sticky sessions
+    /// at a load balancer. Defaults to no cookie. `CookieConfig::default()` is
+    /// `io=<sid>; Path=/; HttpOnly; SameSite=Lax`.
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        self.config.cookie = Some(cookie);
+        self
+    }
+
+    /// Which origins may talk to the server (browsers send `Origin`). Defaults to
+    /// [`CorsPolicy::SameOrigin`].
+    pub fn cors(mut self, policy: CorsPolicy) -> Self {
+        self.config.cors = policy;
+        self
+    }
+
+    /// Whether responses to allowed origins carry `Access-Control-Allow-Credentials:
+    /// true`. Defaults to `true`.
+    pub fn cors_credentials(mut self, on: bool) -> Self {
+        self.config.cors_credentials = on;
+        self
+    }
+
+    /// The transports clients may use: a non-empty subset of polling and WebSocket.
+    /// Defaults to both.
+    pub fn transports(mut self, transports: &[Transport]) -> Self {
+        self.transports = Some(transports.to_vec());
+        self
+    }
+
+    /// The URL path of the Engine.IO endpoint; `engine.io`, `/engine.io` and
+    /// `/engine.io/` are the same. Defaults to `/engine.io/` (Socket.IO uses
+    /// `/socket.io/`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.config.path = normalize_path(path);
+        self
+    }
+
+    /// How long an upgrade may take from the WebSocket's opening to the client's
+    /// upgrade packet. Defaults to 10 seconds.
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config.upgrade_timeout = timeout;
+        self
+    }
+
+    /// How long a session closed by the server waits for the client's next long-poll,
+    /// to deliver the close packet, before it is forgotten. Defaults to 30 seconds.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// The most outbound bytes a session may have queued (a client that does not
+    /// collect its messages). A send that would exceed it fails and closes the
+    /// session with [`Reason::TransportError`]. Defaults to 16 MiB.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_buffered = bytes;
+        self
+    }
+
+    /// Replaces the session-id generator (by default 128 bits from the operating
+    /// system's CSPRNG, 22 URL-safe characters). The server still guarantees
+    /// uniqueness among live sessions; the generator must return non-empty ids made of
+    /// `[A-Za-z0-9_-]`.
+    pub fn sid_generator(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.config.sid_generator = Some(Arc::new(f));
+        self
+    }
+
+    /// The most TCP connections served at once; beyond it new connections are answered
+    /// `503` and closed. Defaults to 10,000.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.limits.max_connections = n;
+        self
+    }
+
+    /// The largest request head (request line and headers), in bytes; larger ones are
+    /// answered `431`. Defaults to 16 KiB.
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.config.limits.max_head_size = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request head once it has started one;
+    /// slower clients are answered `408` and dropped. Defaults to 10 seconds.
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.head_timeout = timeout;
+        self
+    }
+
+    /// How long an idle keep-alive connection is kept open between requests.
+    /// Defaults to 60 seconds.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request body. Defaults to 30 seconds.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.body_timeout = timeout;
+        self
+    }
+
+    /// How long writing one response (or one WebSocket frame) may stall before the
+    /// connection is dropped. Defaults to 10 seconds.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The stack size of each connection thread, where handlers run. Defaults to
+    /// 512 KiB.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.config.limits.thread_stack_size = bytes;
+        self
+    }
+
+    /// Called for each handshake, before any response is written, with the new
+    /// session's id and the request; return `Err(Rejection)` to refuse the client
+    /// with `401`. The handler may [`Server::send`] to the new session. Replaces any
+    /// earlier connect handler.
+    pub fn on_connect(
+        mut self,
+        f: impl Fn(&Server, &Sid, &Request) -> Result<(), Rejection> + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.connect = Some(Box::new(f));
+        self
+    }
+
+    /// Called for each message a client sends, in order, one call at a time per
+    /// session, on the thread that read it. Replaces any earlier message handler.
+    pub fn on_message(
+        mut self,
+        f: impl Fn(&Server, &Sid, Message) + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.message = Some(Box::new(f));
+        self
+    }
+
+    /// Called exactly once when an accepted session ends, with the reason, after its
+    /// last message call has returned. Replaces any earlier disconnect handler.
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(&Server, &Sid, Reason) + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Checks the configuration and starts the server's heartbeat thread. The server
+    /// serves nothing until it is given to an [`App`](super::App) that listens.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for a zero interval or timeout, a zero payload limit, an
+    /// empty transport list, an invalid cookie or CORS origin list.
+    pub fn build(mut self) -> Result<Server> {
+        let c = &mut self.config;
+        if let Some(t) = &self.transports {
+            if t.is_empty() {
+                return Err(Error::new(ErrorKind::Config, "the transport list is empty"));
+            }
+            c.polling = t.contains(&Transport::Polling);
+            c.websocket = t.contains(&Transport::WebSocket);
+        }
+        if c.ping_interval.is_zero() || c.ping_timeout.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the ping interval and timeout must be above zero",
+            ));
+        }
+        if c.max_payload == 0 {
+            return Err(Error::new(ErrorKind::Config, "max_payload must be above zero"));
+        }
+        if c.limits.max_connections == 0 {
+            return Err(Error::new(ErrorKind::Config, "max_connections must be above zero"));
+        }
+        if c.limits.max_head_size < 256 {
+            return Err(Error::new(ErrorKind::Config, "max_head_size must be at least 256"));
+        }
+        if let Some(cookie) = &c.cookie {
+            cookie.validate()?;
+        }
+        c.cors.validate()?;
+        Ok(Server::start(self.config, self.handlers))
+    }
+}
+
+/// `foo`, `/foo`, `foo/` and `/foo/` all become `/foo/` (U1).
+pub(crate) fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized() {
+        for p in ["engine.io", "/engine.io", "engine.io/", "/engine.io/"] {
+            assert_eq!(normalize_path(p), "/engine.io/");
+        }
+        assert_eq!(normalize_path("/a/b"), "/a/b/");
+        assert_eq!(normalize_path(""), "/");
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        let e = Server::builder().transports(&[]).build().err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        let e = Server::builder()
+            .ping_interval(Duration::ZERO)
+            .build()
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        let e = Server::builder().max_payload(0).build().err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn advertised_interval_includes_grace_in_exact_ms() {
+        let mut c = Config {
+            ping_interval: Duration::from_millis(2500),
+            ..Config::default()
+        };
+        assert_eq!(c.advertised_ping_interval(), 2500);
+        c.ping_interval = Duration::from_secs(2);
+        c.ping_grace = Duration::from_millis(1500);
+        assert_eq!(c.advertised_ping_interval(), 3500);
+    }
+}

@@ -1,0 +1,223 @@
+//! The accept loop: one thread accepting, one thread per connection, a cap on
+//! concurrent connections, and a graceful stop.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::conn::{serve_connection, Service};
+use super::Limits;
+
+/// The connections being served, so that a stop can close them and wait for them.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, TcpStream>>,
+    drained: Condvar,
+}
+
+/// A running accept loop.
+pub(crate) struct Listener {
+    local_addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    connections: Arc<Connections>,
+    accept_thread: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Listener {
+    /// Starts accepting on `listener`, serving each connection with `service` on a
+    /// thread of its own.
+    pub(crate) fn start(
+        listener: TcpListener,
+        limits: Limits,
+        service: Arc<dyn Service>,
+    ) -> std::io::Result<Listener> {
+        let local_addr = listener.local_addr()?;
+        listener.set_nonblocking(false)?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Connections::default());
+        let accept_thread = {
+            let stopping = stopping.clone();
+            let connections = connections.clone();
+            thread::Builder::new()
+                .name(format!("eio-accept-{}", local_addr.port()))
+                .spawn(move || accept_loop(listener, limits, service, stopping, connections))?
+        };
+        log::info!("listening on http://{local_addr}");
+        Ok(Listener {
+            local_addr,
+            stopping,
+            connections,
+            accept_thread: Mutex::new(Some(accept_thread)),
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The number of connections being served now.
+    pub(crate) fn connection_count(&self) -> usize {
+        self.connections.open.lock().len()
+    }
+
+    /// Stops accepting new connections and joins the accept thread.
+    pub(crate) fn stop_accepting(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the blocking accept with a connection of our own.
+        let _ = TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
+        if let Some(t) = self.accept_thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Closes every idle connection. Connections busy with a request are given `grace`
+    /// to finish, then their sockets are shut down; returns once every connection
+    /// thread has ended (or after `grace` + 1 s at most).
+    pub(crate) fn close_connections(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let mut open = self.connections.open.lock();
+        // Shut down reads: idle keep-alive connections end at once; a request being
+        // answered still gets its response written.
+        for s in open.values() {
+            let _ = s.shutdown(Shutdown::Read);
+        }
+        while !open.is_empty() {
+            if self
+                .connections
+                .drained
+                .wait_until(&mut open, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        for s in open.values() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let hard = Instant::now() + Duration::from_secs(1);
+        while !open.is_empty() {
+            if self.connections.drained.wait_until(&mut open, hard).timed_out() {
+                log::warn!("{} connection(s) still open after stop", open.len());
+                break;
+            }
+        }
+    }
+}
+
+fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    a
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    limits: Limits,
+    service: Arc<dyn Service>,
+    stopping: Arc<AtomicBool>,
+    connections: Arc<Connections>,
+) {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(x) => {
+                backoff = Duration::from_millis(5);
+                x
+            }
+            Err(e) => {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                // Out of file descriptors and the like: log, back off, carry on.
+                log::error!("accept failed: {e}; retrying in {backoff:?}");
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut open = connections.open.lock();
+            if open.len() >= limits.max_connections {
+                drop(open);
+                log::warn!(
+                    "refusing connection from {peer}: {} connections open",
+                    limits.max_connections
+                );
+                refuse(stream);
+                continue;
+            }
+            match stream.try_clone() {
+                Ok(clone) => {
+                    open.insert(id, clone);
+                }
+                Err(e) => {
+                    log::error!("cannot track connection from {peer}: {e}");
+                    continue;
+                }
+            }
+        }
+        log::trace!("connection {id} from {peer}");
+        let service = service.clone();
+        let conns = connections.clone();
+        let spawned = thread::Builder::new()
+            .name("eio-conn".into())
+            .stack_size(limits.thread_stack_size)
+            .spawn(move || {
+                let _guard = Untrack { id, conns };
+                serve_connection(stream, peer, limits, &*service);
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start a thread for {peer}: {e}");
+            let mut open = connections.open.lock();
+            if let Some(s) = open.remove(&id) {
+                refuse(s);
+            }
+            connections.drained.notify_all();
+            thread::sleep(backoff);
+        }
+    }
+}
+
+/// Answers 503 without reading, then closes.
+fn refuse(stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let mut s = &stream;
+    let _ = s.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// Removes a connection from the table when its thread ends, however it ends.
+struct Untrack {
+    id: u64,
+    conns: Arc<Connections>,
+}
+
+impl Drop for Untrack {
+    fn drop(&mut self) {
+        let mut open = self.conns.open.lock();
+        open.remove(&self.id);
+        if open.is_empty() {
+            self.conns.drained.notify_all();
+        }
+    }
+}

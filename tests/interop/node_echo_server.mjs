@@ -1,0 +1,117 @@
+// A minimal echo server built on the official `engine.io` npm package.
+//
+// Used to validate tests/interop/node_client.mjs against the reference
+// implementation, and as a reference peer for the Rust client.
+//
+// Usage:
+//   node tests/interop/node_echo_server.mjs [--port 0] [--host 127.0.0.1]
+//        [--transports polling,websocket] [--ping-interval-ms 25000]
+//        [--ping-timeout-ms 20000] [--path /engine.io/]
+//
+// Behaviour: every message is echoed back unchanged (text stays text, binary
+// stays binary); the text message `close-me` makes the server close that
+// session instead. Prints `listening on http://127.0.0.1:<port>` once
+// listening; exits on SIGTERM / SIGINT or when stdin is closed.
+
+import http from 'node:http';
+import { Server } from 'engine.io';
+
+function parseArgs(argv) {
+  const opts = {
+    port: 0,
+    host: '127.0.0.1',
+    transports: ['polling', 'websocket'],
+    pingInterval: 25000,
+    pingTimeout: 20000,
+    path: '/engine.io/',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`missing value for ${arg}`);
+      return argv[++i];
+    };
+    switch (arg) {
+      case '--port': opts.port = toInt(arg, value()); break;
+      case '--host': opts.host = value(); break;
+      case '--transports': opts.transports = value().split(',').map((t) => t.trim()).filter(Boolean); break;
+      case '--ping-interval-ms': opts.pingInterval = toInt(arg, value()); break;
+      case '--ping-timeout-ms': opts.pingTimeout = toInt(arg, value()); break;
+      case '--path': opts.path = value(); break;
+      default: fail(`unknown argument: ${arg}`);
+    }
+  }
+  return opts;
+}
+
+function toInt(name, s) {
+  const n = Number.parseInt(s, 10);
+  if (!Number.isFinite(n) || n < 0) fail(`${name}: not a non-negative integer: ${s}`);
+  return n;
+}
+
+function fail(msg) {
+  process.stderr.write(`node_echo_server: ${msg}\n`);
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+const httpServer = http.createServer((req, res) => {
+  // engine.io handles its own path; anything else is a 404.
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('not found\n');
+});
+
+const engine = new Server({
+  transports: opts.transports,
+  pingInterval: opts.pingInterval,
+  pingTimeout: opts.pingTimeout,
+  maxHttpBufferSize: 1e8,
+});
+engine.attach(httpServer, { path: opts.path });
+
+engine.on('connection', (socket) => {
+  socket.on('message', (data) => {
+    if (data === 'close-me') {
+      socket.close();
+      return;
+    }
+    socket.send(data);
+  });
+  socket.on('error', (err) => {
+    process.stderr.write(`node_echo_server: socket ${socket.id} error: ${err && err.message}\n`);
+  });
+});
+
+engine.on('connection_error', (err) => {
+  process.stderr.write(`node_echo_server: connection error: ${err.code} ${err.message}\n`);
+});
+
+let shuttingDown = false;
+function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  try { engine.close(); } catch { /* ignore */ }
+  httpServer.close();
+  // Do not wait for lingering keep-alive connections.
+  setTimeout(() => process.exit(code), 50).unref();
+  process.exitCode = code;
+}
+
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGINT', () => shutdown(0));
+process.stdin.on('end', () => shutdown(0));
+process.stdin.on('close', () => shutdown(0));
+process.stdin.on('error', () => shutdown(0));
+process.stdin.resume();
+
+httpServer.on('error', (err) => {
+  process.stderr.write(`node_echo_server: ${err.message}\n`);
+  process.exit(1);
+});
+
+httpServer.listen(opts.port, opts.host, () => {
+  const { port } = httpServer.address();
+  process.stdout.write(`listening on http://${opts.host}:${port}\n`);
+});

@@ -1,0 +1,615 @@
+//! Helpers shared by the integration and interop tests (`mod support;`).
+//!
+//! Standard library only. Interop tests talk to real peers in child
+//! processes: the crate's own examples (`target/<profile>/examples/...`),
+//! Node.js scripts under `tests/interop/` (official `engine.io` /
+//! `engine.io-client` from `node_modules`), Python (python-engineio in `.venv`)
+//! and Chromium. `scripts/test.sh` installs them and sets:
+//!
+//! - `ENGINEIO_REQUIRE_INTEROP=1`: a missing peer is a failure, not a skip
+//!   (`CI=true` has the same effect);
+//! - `ENGINEIO_NODE`, `ENGINEIO_PYTHON`, `ENGINEIO_CHROMIUM`: the programs;
+//! - `ENGINEIO_REPO`: the repository root.
+//!
+//! Every child process is killed when its guard is dropped (also on panic),
+//! and [`watchdog`] turns a hanging test into an abort instead of a hung CI job.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a spawned server may take to print its `listening on` line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `node_client.mjs` may run before it is killed.
+const NODE_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The line a server prints once it accepts connections.
+const LISTENING_MARKER: &str = "listening on http://";
+
+// ------------------------------------------------------------------ environment
+
+/// True when interop peers must be present (`ENGINEIO_REQUIRE_INTEROP=1` or
+/// `CI=true`): a missing peer then fails the test instead of skipping it.
+#[allow(dead_code)]
+pub fn require_interop() -> bool {
+    env_is("ENGINEIO_REQUIRE_INTEROP", &["1", "true", "yes"]) || env_is("CI", &["true", "1"])
+}
+
+fn env_is(name: &str, truthy: &[&str]) -> bool {
+    std::env::var(name)
+        .map(|v| truthy.iter().any(|t| v.trim().eq_ignore_ascii_case(t)))
+        .unwrap_or(false)
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The repository root: `ENGINEIO_REPO`, else the crate's manifest directory.
+#[allow(dead_code)]
+pub fn repo_root() -> PathBuf {
+    env_path("ENGINEIO_REPO").unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Searches `PATH` for an executable called `name`.
+#[allow(dead_code)]
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The Node.js binary: `ENGINEIO_NODE`, else `node` on `PATH`.
+#[allow(dead_code)]
+pub fn node() -> Option<PathBuf> {
+    match env_path("ENGINEIO_NODE") {
+        Some(p) if p.is_file() => Some(p),
+        Some(_) => None,
+        None => which("node"),
+    }
+}
+
+/// The Python interpreter with python-engineio: `ENGINEIO_PYTHON`, else
+/// `<repo>/.venv/bin/python` when it exists.
+#[allow(dead_code)]
+pub fn python() -> Option<PathBuf> {
+    match env_path("ENGINEIO_PYTHON") {
+        Some(p) if p.is_file() => Some(p),
+        Some(_) => None,
+        None => Some(repo_root().join(".venv/bin/python")).filter(|p| p.is_file()),
+    }
+}
+
+/// Chromium for the browser tests: `ENGINEIO_CHROMIUM`, else `/usr/bin/chromium`.
+#[allow(dead_code)]
+pub fn chromium() -> Option<PathBuf> {
+    match env_path("ENGINEIO_CHROMIUM") {
+        Some(p) if p.is_file() => Some(p),
+        Some(_) => None,
+        None => Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.is_file()),
+    }
+}
+
+/// True when `npm ci` has installed the Node.js peers.
+#[allow(dead_code)]
+pub fn node_modules_ready() -> bool {
+    repo_root().join("node_modules/engine.io-client").is_dir()
+}
+
+/// Whether the Node.js interop peers can run. When they cannot: panics if
+/// interop is required (see [`require_interop`]), otherwise prints a SKIP line
+/// and returns false, so the caller returns early.
+#[allow(dead_code)]
+pub fn interop_available(what: &str) -> bool {
+    let node = node();
+    let modules = node_modules_ready();
+    if node.is_some() && modules {
+        return true;
+    }
+    let mut missing = Vec::new();
+    if node.is_none() {
+        missing.push("node (set ENGINEIO_NODE or put node on PATH)".to_string());
+    }
+    if !modules {
+        missing.push(format!(
+            "{}/node_modules/engine.io-client (run npm ci)",
+            repo_root().display()
+        ));
+    }
+    if require_interop() {
+        panic!(
+            "{what}: node/npm packages missing; run scripts/test.sh (missing: {})",
+            missing.join(", ")
+        );
+    }
+    // Straight to stderr, past the test harness's capture, so that the skip is
+    // visible even though the test passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {what}: node/npm packages missing ({}); run scripts/test.sh to install them",
+        missing.join(", ")
+    );
+    false
+}
+
+// ------------------------------------------------------------------ examples
+
+fn cargo() -> PathBuf {
+    env_path("CARGO").unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+/// Path of the built example `name`, next to the running test binary
+/// (`target/<profile>/deps/<test>` → `target/<profile>/examples/<name>`).
+/// Runs `cargo build --example <name>` (same profile, in this crate's manifest
+/// directory) once per process when the
+/// binary is missing or older than the test binary, and panics if that fails.
+#[allow(dead_code)]
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps_dir = exe.parent().expect("test binary has a parent directory");
+    let profile_dir = if deps_dir.file_name() == Some(OsStr::new("deps")) {
+        deps_dir.parent().expect("deps directory has a parent")
+    } else {
+        deps_dir
+    };
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+
+    // Serialise builds within this process; cargo's own lock handles the rest.
+    let mut built = BUILT
+        .get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if built.iter().any(|b| b == name) {
+        return path;
+    }
+    let stale = match (mtime(&path), mtime(&exe)) {
+        (Some(example), Some(test)) => example < test,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if stale {
+        let mut cmd = Command::new(cargo());
+        // The crate under test, which is not necessarily ENGINEIO_REPO.
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--example", name]);
+        match profile_dir.file_name().and_then(OsStr::to_str) {
+            Some("debug") | None => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let status = cmd
+            .stdin(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(status.success(), "{cmd:?} failed: {status}");
+        assert!(
+            path.is_file(),
+            "{cmd:?} succeeded but {} does not exist",
+            path.display()
+        );
+    }
+    built.push(name.to_string());
+    path
+}
+
+fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+// ------------------------------------------------------------------ child registry
+
+/// Ids of live children, killed by the watchdog before it aborts the process.
+fn live_children() -> &'static Mutex<Vec<u32>> {
+    static CHILDREN: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
+    CHILDREN.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+fn register_child(id: u32) {
+    live_children()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(id);
+}
+
+fn unregister_child(id: u32) {
+    live_children()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&c| c != id);
+}
+
+fn kill_registered_children() {
+    let ids: Vec<u32> = live_children()
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    for id in ids {
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", &id.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        #[cfg(windows)]
+        let _ = Command::new("taskkill")
+            .args(["/F", "/PID", &id.to_string()])
+            .status();
+    }
+}
+
+// ------------------------------------------------------------------ servers
+
+/// A server running in a child process; killed (and reaped) on drop.
+pub struct ChildServer {
+    child: Child,
+    /// Kept open so that servers which exit when stdin closes (the Node.js
+    /// scripts) also go away if this process dies.
+    stdin: Option<ChildStdin>,
+    /// The address from the server's `listening on http://<addr>` line.
+    pub addr: SocketAddr,
+    /// `http://<addr>`, without a trailing slash.
+    pub base_url: String,
+    what: String,
+    stdout_lines: Arc<Mutex<VecDeque<String>>>,
+    stderr_text: Arc<Mutex<String>>,
+}
+
+#[allow(dead_code)]
+impl ChildServer {
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the child wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr_text
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The most recent lines the child wrote on stdout (up to 1000).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout_lines
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the child is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the child and waits for it (also done on drop).
+    pub fn kill(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        unregister_child(self.child.id());
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl std::fmt::Debug for ChildServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildServer")
+            .field("what", &self.what)
+            .field("pid", &self.child.id())
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+/// Starts the crate's example `name` with `--addr 127.0.0.1:0` plus `args`
+/// and waits (30 s at most) for its `listening on http://<addr>` line.
+#[allow(dead_code)]
+pub fn spawn_example(name: &str, args: &[&str]) -> ChildServer {
+    let mut cmd = Command::new(example_binary(name));
+    cmd.current_dir(repo_root())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args);
+    spawn_server(cmd, &format!("example {name}"))
+}
+
+/// Starts `node <script> <args>` (script relative to the repository root) and
+/// waits for its `listening on http://<addr>` line. The script chooses its own
+/// port (the Node.js servers take `--port 0`).
+#[allow(dead_code)]
+pub fn spawn_node_script(script: &str, args: &[&str]) -> ChildServer {
+    let node = node().expect("node not found (set ENGINEIO_NODE or put node on PATH)");
+    let mut cmd = Command::new(node);
+    cmd.current_dir(repo_root()).arg(script).args(args);
+    spawn_server(cmd, &format!("node {script}"))
+}
+
+/// Spawns `cmd` (stdin, stdout and stderr piped) and waits for its
+/// `listening on http://<addr>` line; panics with everything it printed if
+/// the line does not come within 30 s or the process exits first.
+#[allow(dead_code)]
+pub fn spawn_server(mut cmd: Command, what: &str) -> ChildServer {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot spawn {cmd:?}: {e}"));
+    register_child(child.id());
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+
+    let stderr_text = Arc::new(Mutex::new(String::new()));
+    spawn_stderr_drain(stderr, Arc::clone(&stderr_text), what.to_string());
+
+    // The reader thread sends every line until the address is found, then
+    // keeps draining so the child never blocks on a full pipe.
+    let stdout_lines = Arc::new(Mutex::new(VecDeque::new()));
+    let (tx, rx) = mpsc::channel::<Result<String, String>>();
+    {
+        let lines_store = Arc::clone(&stdout_lines);
+        let label = what.to_string();
+        thread::Builder::new()
+            .name(format!("stdout:{label}"))
+            .spawn(move || {
+                let mut reader = BufReader::new(stdout);
+                let mut found = false;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match reader.read_line(&mut line) {
+                        Ok(0) => {
+                            if !found {
+                                let _ = tx.send(Err("stdout closed (process exited?)".into()));
+                            }
+                            return;
+                        }
+                        Ok(_) => {
+                            let text = line.trim_end().to_string();
+                            if let Ok(mut store) = lines_store.lock() {
+                                if store.len() >= 1000 {
+                                    store.pop_front();
+                                }
+                                store.push_back(text.clone());
+                            }
+                            if !found {
+                                found = text.contains(LISTENING_MARKER);
+                                let _ = tx.send(Ok(text));
+                            }
+                        }
+                        Err(e) => {
+                            if !found {
+                                let _ = tx.send(Err(format!("reading stdout: {e}")));
+                            }
+                            return;
+                        }
+                    }
+                }
+            })
+            .expect("spawn stdout reader thread");
+    }
+
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut seen = Vec::new();
+    let failure = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(line)) => {
+                if let Some(addr) = parse_listening_line(&line) {
+                    let base_url = format!("http://{addr}");
+                    return ChildServer {
+                        child,
+                        stdin,
+                        addr,
+                        base_url,
+                        what: what.to_string(),
+                        stdout_lines,
+                        stderr_text,
+                    };
+                }
+                if line.contains(LISTENING_MARKER) {
+                    break format!("cannot parse an address from {line:?}");
+                }
+                seen.push(line);
+            }
+            Ok(Err(e)) => break e,
+            Err(RecvTimeoutError::Timeout) => {
+                break format!("no `{LISTENING_MARKER}<addr>` line within {STARTUP_TIMEOUT:?}")
+            }
+            Err(RecvTimeoutError::Disconnected) => break "stdout reader stopped".to_string(),
+        }
+    };
+
+    drop(stdin);
+    let _ = child.kill();
+    let status = child.wait();
+    unregister_child(child.id());
+    // Give the stderr drain a moment to collect the last words.
+    thread::sleep(Duration::from_millis(100));
+    let stderr = stderr_text.lock().map(|s| s.clone()).unwrap_or_default();
+    panic!(
+        "{what}: {failure}\ncommand: {cmd:?}\nexit: {status:?}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+        seen.join("\n")
+    );
+}
+
+/// Extracts the address from a line containing `listening on http://<addr>`.
+fn parse_listening_line(line: &str) -> Option<SocketAddr> {
+    let start = line.find(LISTENING_MARKER)? + LISTENING_MARKER.len();
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| c == '/' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn spawn_stderr_drain<R: Read + Send + 'static>(
+    stderr: R,
+    store: Arc<Mutex<String>>,
+    label: String,
+) {
+    thread::Builder::new()
+        .name(format!("stderr:{label}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        // Shown by the test harness only when the test fails.
+                        eprint!("[{label}] {line}");
+                        if let Ok(mut s) = store.lock() {
+                            // Bounded: keep the last ~256 KiB.
+                            if s.len() > 256 * 1024 {
+                                let cut = s.len() - 128 * 1024;
+                                let cut = (cut..s.len())
+                                    .find(|&i| s.is_char_boundary(i))
+                                    .unwrap_or(s.len());
+                                s.drain(..cut);
+                            }
+                            s.push_str(&line);
+                        }
+                    }
+                }
+            }
+        })
+        .expect("spawn stderr reader thread");
+}
+
+// ------------------------------------------------------------------ node client
+
+/// Runs `node tests/interop/node_client.mjs <args>` in the repository root,
+/// killing it after 60 s. Returns (exited successfully, stdout + stderr).
+#[allow(dead_code)]
+pub fn run_node_client(args: &[&str]) -> (bool, String) {
+    let node = node().expect("node not found (set ENGINEIO_NODE or put node on PATH)");
+    let mut cmd = Command::new(node);
+    cmd.current_dir(repo_root())
+        .arg("tests/interop/node_client.mjs")
+        .args(args);
+    run_with_timeout(cmd, NODE_CLIENT_TIMEOUT)
+}
+
+/// Runs `cmd` to completion (stdin closed), killing it after `timeout`.
+/// Returns (exited successfully, stdout followed by stderr).
+#[allow(dead_code)]
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (bool, String) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return (false, format!("cannot spawn {cmd:?}: {e}")),
+    };
+    register_child(child.id());
+    let out = read_all_in_thread(child.stdout.take().expect("piped stdout"));
+    let err = read_all_in_thread(child.stderr.take().expect("piped stderr"));
+
+    let deadline = Instant::now() + timeout;
+    let (success, note) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (status.success(), String::new()),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (
+                    false,
+                    format!("\n[killed: {cmd:?} did not finish within {timeout:?}]"),
+                );
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (false, format!("\n[waiting for {cmd:?} failed: {e}]"));
+            }
+        }
+    };
+    unregister_child(child.id());
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let mut text = stdout;
+    if !stderr.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&stderr);
+    }
+    text.push_str(&note);
+    (success, text)
+}
+
+fn read_all_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+// ------------------------------------------------------------------ watchdog
+
+/// Aborts the whole test process if not dropped within its time limit, so a
+/// hanging test fails loudly instead of hanging CI. Create one at the top of
+/// a test: `let _wd = support::watchdog(60, "my test");`.
+#[must_use = "the watchdog is disarmed as soon as it is dropped"]
+pub struct Watchdog {
+    disarm: Option<mpsc::Sender<()>>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the watchdog thread, which then exits.
+        self.disarm.take();
+    }
+}
+
+/// Starts a [`Watchdog`]: if it is still alive after `secs` seconds, prints
+/// `what` to stderr, kills the child processes started by this module and
+/// aborts the process.
+#[allow(dead_code)]
+pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
+    let (tx, rx) = mpsc::channel::<()>();
+    thread::Builder::new()
+        .name(format!("watchdog:{what}"))
+        .spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
+                // Write to the real stderr: the test harness's output capture
+                // would be lost when the process aborts.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nWATCHDOG: `{what}` did not finish within {secs} s; killing child processes and aborting"
+                );
+                kill_registered_children();
+                std::process::abort();
+            }
+        })
+        .expect("spawn watchdog thread");
+    Watchdog { disarm: Some(tx) }
+}
