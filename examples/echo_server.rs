@@ -1,1 +1,116 @@
-fn main(){}
+//! An Engine.IO echo server: every message comes back as it was sent (text stays
+//! text, binary stays binary). Sending the text `close-me` makes the server close the
+//! session. Useful as a peer for any client or test harness.
+//!
+//! ```text
+//! cargo run --example echo_server -- --addr 127.0.0.1:5000 --cors-origin '*'
+//! ```
+//!
+//! Flags: `--addr` (default 127.0.0.1:5000), `--ping-interval-ms`, `--ping-timeout-ms`,
+//! `--max-payload`, `--cors-origin` (repeatable; `*` for any; absent: same origin
+//! only), `--transports` (polling, websocket or both, comma-separated).
+//! It prints `listening on http://ADDR` once it accepts connections.
+
+use std::time::Duration;
+
+use engineio::server::{App, CorsPolicy, Server, Transport};
+
+fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        init_logger();
+    }
+    let mut args = std::env::args().skip(1);
+    let mut addr = "127.0.0.1:5000".to_string();
+    let mut builder = Server::builder();
+    let mut origins: Vec<String> = Vec::new();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next().unwrap_or_else(|| {
+                eprintln!("{flag} needs a value");
+                std::process::exit(2)
+            })
+        };
+        match flag.as_str() {
+            "--addr" => addr = value(),
+            "--ping-interval-ms" => {
+                builder = builder.ping_interval(Duration::from_millis(number(&value())))
+            }
+            "--ping-timeout-ms" => {
+                builder = builder.ping_timeout(Duration::from_millis(number(&value())))
+            }
+            "--max-payload" => builder = builder.max_payload(number(&value()) as usize),
+            "--cors-origin" => origins.push(value()),
+            "--transports" => {
+                let list: Vec<Transport> = value()
+                    .split(',')
+                    .map(|t| match t.trim() {
+                        "polling" => Transport::Polling,
+                        "websocket" => Transport::WebSocket,
+                        other => {
+                            eprintln!("unknown transport {other:?}");
+                            std::process::exit(2)
+                        }
+                    })
+                    .collect();
+                builder = builder.transports(&list);
+            }
+            other => {
+                eprintln!("unknown flag {other:?}");
+                std::process::exit(2)
+            }
+        }
+    }
+    if !origins.is_empty() {
+        builder = builder.cors(CorsPolicy::list(origins));
+    }
+    let server = builder
+        .on_message(|server, sid, msg| {
+            if msg.as_text() == Some("close-me") {
+                let _ = server.disconnect(sid);
+            } else {
+                let _ = server.send(sid, msg);
+            }
+        })
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        });
+    let running = App::new(server).listen(&addr).unwrap_or_else(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        std::process::exit(1)
+    });
+    println!("listening on http://{}", running.local_addr());
+    running.wait();
+}
+
+fn number(s: &str) -> u64 {
+    s.parse().unwrap_or_else(|_| {
+        eprintln!("not a number: {s:?}");
+        std::process::exit(2)
+    })
+}
+
+/// A minimal stderr logger so that `RUST_LOG=debug` shows the server's log.
+fn init_logger() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            eprintln!("[{}] {}: {}", r.level(), r.target(), r.args());
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    let level = match std::env::var("RUST_LOG").as_deref() {
+        Ok("trace") => log::LevelFilter::Trace,
+        Ok("debug") => log::LevelFilter::Debug,
+        Ok("warn") => log::LevelFilter::Warn,
+        Ok("error") => log::LevelFilter::Error,
+        _ => log::LevelFilter::Info,
+    };
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}

@@ -98,11 +98,6 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
-
-    /// The message of a [`ErrorKind::Decode`] or [`ErrorKind::Config`] error, if any.
-    pub(crate) fn message(&self) -> Option<&str> {
-        self.inner.message.as_deref()
-    }
 }
 
 impl fmt::Display for Error {
@@ -182,8 +177,11 @@ mod tests {
     #[test]
     fn display_includes_message_and_source() {
         let e = Error::new(ErrorKind::Config, "ping interval must be > 0");
-        assert_eq!(e.to_string(), "invalid configuration: ping interval must be > 0");
-        let io = Error::from(io::Error::new(io::ErrorKind::Other, "boom"));
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: ping interval must be > 0"
+        );
+        let io = Error::from(io::Error::other("boom"));
         assert_eq!(io.kind(), ErrorKind::Io);
         assert!(io.to_string().contains("boom"));
         assert!(std::error::Error::source(&io).is_some());

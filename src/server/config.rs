@@ -63,7 +63,8 @@ impl Default for Config {
             cors: CorsPolicy::SameOrigin,
             cors_credentials: true,
             polling: true,
-            websocket: true,
+            // The WebSocket transport is not implemented yet: nothing advertises it.
+            websocket: false,
             path: "/engine.io/".to_string(),
             upgrade_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(30),
@@ -329,6 +330,12 @@ impl ServerBuilder {
             c.polling = t.contains(&Transport::Polling);
             c.websocket = t.contains(&Transport::WebSocket);
         }
+        if !c.polling {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the websocket transport is not implemented yet: polling must be enabled",
+            ));
+        }
         if c.ping_interval.is_zero() || c.ping_timeout.is_zero() {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -336,13 +343,22 @@ impl ServerBuilder {
             ));
         }
         if c.max_payload == 0 {
-            return Err(Error::new(ErrorKind::Config, "max_payload must be above zero"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "max_payload must be above zero",
+            ));
         }
         if c.limits.max_connections == 0 {
-            return Err(Error::new(ErrorKind::Config, "max_connections must be above zero"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "max_connections must be above zero",
+            ));
         }
         if c.limits.max_head_size < 256 {
-            return Err(Error::new(ErrorKind::Config, "max_head_size must be at least 256"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "max_head_size must be at least 256",
+            ));
         }
         if let Some(cookie) = &c.cookie {
             cookie.validate()?;

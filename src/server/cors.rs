@@ -155,15 +155,7 @@ pub(crate) enum CorsDecision {
     Disabled,
 }
 
-impl CorsDecision {
-    /// Whether the request may proceed.
-    pub(crate) fn is_allowed(&self) -> bool {
-        matches!(
-            self,
-            CorsDecision::NoOrigin | CorsDecision::Allowed(_) | CorsDecision::Disabled
-        )
-    }
-}
+impl CorsDecision {}
 
 /// Checks the request's `Origin` header against `policy` (O-1 to O-4, O-8).
 pub(crate) fn check(policy: &CorsPolicy, req: &Request) -> CorsDecision {

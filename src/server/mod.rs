@@ -276,7 +276,8 @@ impl Server {
     /// is closed and [`ErrorKind::SessionClosed`] returned.
     pub fn send(&self, sid: &str, message: impl Into<Message>) -> Result<()> {
         let socket = self.inner.find(sid)?;
-        self.inner.send_packet(&socket, Arc::new(Packet::Message(message.into())))
+        self.inner
+            .send_packet(&socket, Arc::new(Packet::Message(message.into())))
     }
 
     /// Serializes `value` as JSON and sends it as a text message.
@@ -514,7 +515,11 @@ impl Inner {
             .cloned()
     }
 
-    pub(crate) fn send_packet(self: &Arc<Self>, socket: &Arc<Socket>, packet: Arc<Packet>) -> Result<()> {
+    pub(crate) fn send_packet(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        packet: Arc<Packet>,
+    ) -> Result<()> {
         match socket.enqueue(packet, self.config.max_buffered) {
             Ok(()) => Ok(()),
             Err(socket::EnqueueError::Closed) => Err(Error::from_kind(ErrorKind::SessionClosed)),
@@ -625,8 +630,11 @@ impl Inner {
                 Packet::Close => self.close(socket, Reason::ClientDisconnect),
                 Packet::Pong(_) => {
                     if let Some(gen) = socket.pong_received() {
-                        self.heartbeat
-                            .schedule(socket, Instant::now() + self.config.ping_interval, gen);
+                        self.heartbeat.schedule(
+                            socket,
+                            Instant::now() + self.config.ping_interval,
+                            gen,
+                        );
                     }
                 }
                 Packet::Ping(_) => {
@@ -693,8 +701,7 @@ impl Inner {
             if let Some(reason) = socket.take_disconnect_due() {
                 if let Some(h) = &self.handlers.disconnect {
                     let server = Server::from_inner(self.clone());
-                    if catch_unwind(AssertUnwindSafe(|| h(&server, &socket.sid, reason))).is_err()
-                    {
+                    if catch_unwind(AssertUnwindSafe(|| h(&server, &socket.sid, reason))).is_err() {
                         log::error!("disconnect handler panicked for session {}", socket.sid);
                     }
                 }
@@ -707,7 +714,12 @@ impl Inner {
     }
 
     /// Called by the heartbeat thread when a deadline passes.
-    pub(crate) fn on_timer(self: &Arc<Self>, socket: &Arc<Socket>, kind: heartbeat::Timer, gen: u64) {
+    pub(crate) fn on_timer(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        kind: heartbeat::Timer,
+        gen: u64,
+    ) {
         match kind {
             heartbeat::Timer::Ping => {
                 if socket.queue_ping(gen) {

@@ -38,8 +38,7 @@ impl Sid {
     pub(crate) fn from_custom(s: String) -> Option<Sid> {
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Sid(s.into()))
     }

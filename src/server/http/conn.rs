@@ -54,20 +54,9 @@ pub(crate) struct Exchange<'a> {
     remaining: u64,
     body_done: bool,
     expect_continue: bool,
-    /// The HTTP minor version (0 or 1).
-    pub minor_version: u8,
 }
 
 impl Exchange<'_> {
-    /// Whether the request declared a body (a `Content-Length` above 0 or chunked).
-    pub(crate) fn has_body(&self) -> bool {
-        match self.framing {
-            Framing::None => false,
-            Framing::Length(n) => n > 0,
-            Framing::Chunked => true,
-        }
-    }
-
     /// Reads the whole body, refusing more than `limit` bytes without reading them.
     pub(crate) fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
         if self.body_done {
@@ -284,7 +273,6 @@ struct Head {
     framing: Framing,
     keep_alive: bool,
     expect_continue: bool,
-    minor_version: u8,
 }
 
 /// Serves one connection until it closes, idles out or is taken over.
@@ -320,7 +308,6 @@ pub(crate) fn serve_connection(
             },
             body_done: head.framing == Framing::None,
             expect_continue: head.expect_continue,
-            minor_version: head.minor_version,
             conn: &mut conn,
         };
         let mut resp = match service.serve(&mut ex) {
@@ -429,8 +416,7 @@ fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head,
     for h in req.headers.iter() {
         let name =
             http::HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HeadError::Respond(400))?;
-        let value =
-            http::HeaderValue::from_bytes(h.value).map_err(|_| HeadError::Respond(400))?;
+        let value = http::HeaderValue::from_bytes(h.value).map_err(|_| HeadError::Respond(400))?;
         if name == http::header::CONTENT_LENGTH {
             let text = std::str::from_utf8(h.value).map_err(|_| HeadError::Respond(400))?;
             let text = text.trim();
@@ -494,6 +480,5 @@ fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head,
         framing,
         keep_alive: !connection_close,
         expect_continue,
-        minor_version,
     })
 }

@@ -104,7 +104,12 @@ impl Listener {
         }
         let hard = Instant::now() + Duration::from_secs(1);
         while !open.is_empty() {
-            if self.connections.drained.wait_until(&mut open, hard).timed_out() {
+            if self
+                .connections
+                .drained
+                .wait_until(&mut open, hard)
+                .timed_out()
+            {
                 log::warn!("{} connection(s) still open after stop", open.len());
                 break;
             }

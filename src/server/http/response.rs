@@ -66,7 +66,12 @@ impl Response {
     /// Writes the response; the head and an in-memory body go out in one write.
     pub(crate) fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
         let mut head = Vec::with_capacity(256);
-        write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status))?;
+        write!(
+            head,
+            "HTTP/1.1 {} {}\r\n",
+            self.status,
+            reason_phrase(self.status)
+        )?;
         for (name, value) in &self.headers {
             write!(head, "{name}: {value}\r\n")?;
         }

@@ -1,0 +1,234 @@
+//! `App`: routes the Engine.IO path to the server, then static files, then a fallback
+//! handler, then `404`.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+
+use super::http::listener::Listener;
+use super::http::{Body, BodyError, Exchange, Outcome, Response, Service};
+use super::{endpoint, Server, StaticFiles};
+use crate::Result;
+
+type Fallback = dyn Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + Send + Sync;
+
+/// A server with its routes: the Engine.IO path first, then static files, then a
+/// fallback handler, then `404 Not Found`.
+///
+/// Static files are a development convenience (as in python-engineio): put a real web
+/// server in front for production.
+///
+/// ```no_run
+/// use engineio::server::{App, Server, StaticFiles};
+///
+/// let server = Server::builder().build()?;
+/// let running = App::new(server)
+///     .static_files(StaticFiles::new().file("/", "index.html").dir("/static", "public"))
+///     .fallback(|_req| http::Response::builder().status(418).body(Vec::new()).unwrap())
+///     .listen("127.0.0.1:5000")?;
+/// println!("listening on {}", running.local_addr());
+/// running.wait();
+/// # Ok::<(), engineio::Error>(())
+/// ```
+pub struct App {
+    server: Server,
+    static_files: Option<StaticFiles>,
+    fallback: Option<Box<Fallback>>,
+    max_fallback_body: usize,
+}
+
+impl App {
+    /// An app serving `server` on its Engine.IO path, and `404` elsewhere.
+    pub fn new(server: Server) -> App {
+        App {
+            server,
+            static_files: None,
+            fallback: None,
+            max_fallback_body: 1_000_000,
+        }
+    }
+
+    /// Serves files by these rules for paths outside the Engine.IO path (`GET` and
+    /// `HEAD`). Defaults to none.
+    pub fn static_files(mut self, files: StaticFiles) -> App {
+        self.static_files = Some(files);
+        self
+    }
+
+    /// Answers every other request (its body read, up to the fallback body limit).
+    /// Defaults to none: `404 Not Found`.
+    pub fn fallback(
+        mut self,
+        f: impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + Send + Sync + 'static,
+    ) -> App {
+        self.fallback = Some(Box::new(f));
+        self
+    }
+
+    /// The largest request body handed to the fallback handler; larger ones get `413`.
+    /// Defaults to 1,000,000 bytes.
+    pub fn max_fallback_body(mut self, bytes: usize) -> App {
+        self.max_fallback_body = bytes;
+        self
+    }
+
+    /// Binds `addr` and serves on it in background threads.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the address cannot be bound.
+    pub fn listen(self, addr: impl ToSocketAddrs) -> Result<Listening> {
+        let listener = TcpListener::bind(addr)?;
+        self.serve(listener)
+    }
+
+    /// Serves on a listener the caller bound.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the listener is unusable, or
+    /// [`ErrorKind::Shutdown`](crate::ErrorKind::Shutdown) if the server was shut down.
+    pub fn serve(self, listener: TcpListener) -> Result<Listening> {
+        if self.server.is_shut_down() {
+            return Err(crate::Error::from_kind(crate::ErrorKind::Shutdown));
+        }
+        let server = self.server.clone();
+        let limits = server.inner().config().limits;
+        let l = Arc::new(Listener::start(listener, limits, Arc::new(self))?);
+        server.inner().add_listener(l.clone());
+        Ok(Listening {
+            server,
+            listener: l,
+        })
+    }
+
+    fn serve_other(&self, ex: &mut Exchange<'_>) -> Response {
+        let req = &ex.request;
+        if req.method == http::Method::GET || req.method == http::Method::HEAD {
+            if let Some(r) = self
+                .static_files
+                .as_ref()
+                .and_then(|s| s.resolve(&req.path))
+            {
+                if let Ok(f) = File::open(&r.path) {
+                    if let Ok(meta) = f.metadata() {
+                        let mut resp = Response::new(200);
+                        resp.headers.push(("Content-Type", r.content_type));
+                        resp.body = Body::File(f, meta.len());
+                        return resp;
+                    }
+                }
+            }
+        }
+        let Some(fallback) = &self.fallback else {
+            return not_found();
+        };
+        let body = match ex.read_body(self.max_fallback_body) {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => return Response::new(413).closing(),
+            Err(_) => return Response::new(400).closing(),
+        };
+        let req = &ex.request;
+        let mut builder =
+            http::Request::builder()
+                .method(req.method.clone())
+                .uri(if req.raw_query.is_empty() {
+                    req.path.clone()
+                } else {
+                    format!("{}?{}", req.path, req.raw_query)
+                });
+        if let Some(h) = builder.headers_mut() {
+            *h = req.headers.clone();
+        }
+        let Ok(mut request) = builder.body(body) else {
+            return Response::new(400).closing();
+        };
+        request.extensions_mut().insert(req.remote_addr);
+        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fallback(request)))
+        {
+            Ok(r) => r,
+            Err(_) => {
+                log::error!("fallback handler panicked");
+                return Response::with_body(500, "text/plain", "Internal Server Error");
+            }
+        };
+        let (parts, body) = out.into_parts();
+        let mut resp = Response::new(parts.status.as_u16());
+        for (name, value) in parts.headers.iter() {
+            if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
+                continue;
+            }
+            if let (Some(n), Ok(v)) = (static_header_name(name), value.to_str()) {
+                resp.headers.push((n, v.to_string()));
+            }
+        }
+        resp.body = Body::Bytes(body);
+        resp
+    }
+}
+
+/// Header names live as `&'static str` in responses; user-supplied names are leaked
+/// once each (a bounded set in practice) to get there.
+fn static_header_name(name: &http::HeaderName) -> Option<&'static str> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut names = NAMES.lock().ok()?;
+    let set = names.get_or_insert_with(HashSet::new);
+    if let Some(n) = set.get(name.as_str()) {
+        return Some(n);
+    }
+    if set.len() >= 1024 {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(name.as_str().to_string().into_boxed_str());
+    set.insert(leaked);
+    Some(leaked)
+}
+
+fn not_found() -> Response {
+    Response::with_body(404, "text/plain", "Not Found")
+}
+
+impl Service for App {
+    fn serve(&self, ex: &mut Exchange<'_>) -> Outcome {
+        let inner = self.server.inner();
+        let path = &ex.request.path;
+        let engine_path = inner.config().path.as_str();
+        if path.starts_with(engine_path) {
+            return Outcome::Respond(endpoint::serve(inner, ex));
+        }
+        Outcome::Respond(self.serve_other(ex))
+    }
+}
+
+/// A running [`App`]: its address, and a way to wait for or cause its end.
+pub struct Listening {
+    server: Server,
+    listener: Arc<Listener>,
+}
+
+impl Listening {
+    /// The address it listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// The server behind it.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// How many TCP connections are open now.
+    pub fn connection_count(&self) -> usize {
+        self.listener.connection_count()
+    }
+
+    /// Blocks until the server is shut down.
+    pub fn wait(&self) {
+        self.server.wait()
+    }
+
+    /// Shuts the server down (see [`Server::shutdown`]).
+    pub fn shutdown(&self) {
+        self.server.shutdown()
+    }
+}

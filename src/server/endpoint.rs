@@ -1,0 +1,240 @@
+//! The Engine.IO endpoint: request validation in the protocol's order, the error
+//! responses, the handshake, and dispatch to the polling transport.
+
+use std::sync::Arc;
+
+use super::cors::{self, CorsDecision};
+use super::http::{Exchange, Response};
+use super::{polling, Inner, Transport};
+use crate::packet::Handshake;
+
+/// A protocol error response (§10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProtocolError {
+    UnknownTransport = 0,
+    UnknownSid = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    UnsupportedProtocolVersion = 5,
+}
+
+impl ProtocolError {
+    fn message(self) -> &'static str {
+        match self {
+            ProtocolError::UnknownTransport => "Transport unknown",
+            ProtocolError::UnknownSid => "Session ID unknown",
+            ProtocolError::BadHandshakeMethod => "Bad handshake method",
+            ProtocolError::BadRequest => "Bad request",
+            ProtocolError::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+
+    pub(crate) fn response(self) -> Response {
+        Response::with_body(
+            400,
+            "application/json",
+            format!(
+                r#"{{"code":{},"message":"{}"}}"#,
+                self as u8,
+                self.message()
+            ),
+        )
+    }
+}
+
+/// Serves one request under the Engine.IO path.
+pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
+    let config = inner.config();
+    let decision = cors::check(&config.cors, &ex.request);
+    let mut resp = route(inner, ex, &decision);
+    if !matches!(
+        decision,
+        CorsDecision::Refused | CorsDecision::InvalidOrigin
+    ) {
+        let mut headers = Vec::new();
+        if ex.request.method == http::Method::OPTIONS {
+            cors::preflight_headers(
+                &decision,
+                config.cors_credentials,
+                &ex.request,
+                &mut headers,
+            );
+        } else {
+            cors::response_headers(&decision, config.cors_credentials, &mut headers);
+        }
+        resp.headers.extend(headers);
+    }
+    resp
+}
+
+fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> Response {
+    let config = inner.config();
+    let req = &ex.request;
+    let refused = matches!(
+        decision,
+        CorsDecision::Refused | CorsDecision::InvalidOrigin
+    );
+    // 1. Preflight.
+    if req.method == http::Method::OPTIONS {
+        if refused {
+            log::info!("preflight from refused origin {:?}", req.header("origin"));
+            return ProtocolError::BadRequest.response();
+        }
+        return Response::new(204);
+    }
+    // 2. Transport.
+    let transports: Vec<&str> = query_all(req, "transport");
+    let transport = match transports.as_slice() {
+        ["polling"] if config.polling => Transport::Polling,
+        ["websocket"] if config.websocket => Transport::WebSocket,
+        _ => return reject(req, ProtocolError::UnknownTransport, "unknown transport"),
+    };
+    // 3. Origin.
+    if refused {
+        return reject(req, ProtocolError::BadRequest, "origin not allowed");
+    }
+    let eio: Vec<&str> = query_all(req, "EIO");
+    let sids: Vec<&str> = query_all(req, "sid");
+    let is_upgrade = is_websocket_upgrade(req);
+    if sids.len() > 1 {
+        return reject(req, ProtocolError::UnknownSid, "repeated sid");
+    }
+    match sids.first().copied().filter(|s| !s.is_empty()) {
+        Some(sid) => {
+            // 4. With a sid.
+            let Some(socket) = inner.lookup_for_request(sid) else {
+                if req.method == http::Method::GET
+                    && transport == Transport::Polling
+                    && inner.take_recent_client_close(sid)
+                {
+                    return polling::noop_response();
+                }
+                return reject(req, ProtocolError::UnknownSid, "unknown sid");
+            };
+            if eio.as_slice() != ["4"] {
+                return reject(
+                    req,
+                    ProtocolError::BadRequest,
+                    "EIO differs from the session's",
+                );
+            }
+            if req.method != http::Method::GET && req.method != http::Method::POST {
+                return reject(
+                    req,
+                    ProtocolError::BadRequest,
+                    "method not allowed with a sid",
+                );
+            }
+            if transport == Transport::WebSocket || is_upgrade {
+                return reject(req, ProtocolError::BadRequest, "websocket not available");
+            }
+            if socket.transport() != Transport::Polling {
+                return reject(req, ProtocolError::BadRequest, "session is not on polling");
+            }
+            if socket.is_lingering() && req.method == http::Method::POST {
+                return reject(req, ProtocolError::UnknownSid, "session closed");
+            }
+            if req.method == http::Method::GET {
+                polling::get(inner, &socket, ex)
+            } else {
+                polling::post(inner, &socket, ex)
+            }
+        }
+        None => {
+            // 5. Handshake.
+            if req.method != http::Method::GET {
+                return reject(
+                    req,
+                    ProtocolError::BadHandshakeMethod,
+                    "handshake not a GET",
+                );
+            }
+            if eio.as_slice() != ["4"] {
+                return reject(req, ProtocolError::UnsupportedProtocolVersion, "bad EIO");
+            }
+            if (transport == Transport::WebSocket) != is_upgrade {
+                return reject(req, ProtocolError::BadRequest, "transport/upgrade mismatch");
+            }
+            if transport == Transport::WebSocket {
+                return reject(req, ProtocolError::BadRequest, "websocket not available");
+            }
+            if !inner.is_running() {
+                return Response::new(503).closing();
+            }
+            handshake(inner, ex)
+        }
+    }
+}
+
+fn handshake(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
+    let config = inner.config();
+    let Some(socket) = inner.create_session(Transport::Polling) else {
+        return Response::with_body(500, "text/plain", "cannot create a session");
+    };
+    if let Err(rejection) = inner.run_connect(&socket, &ex.request) {
+        log::info!(
+            "connection from {} rejected by the connect handler",
+            ex.request.remote_addr
+        );
+        let body = serde_json::to_vec(&rejection.data).unwrap_or_default();
+        return Response::with_body(401, "application/json", body);
+    }
+    log::info!(
+        "session {} opened (polling) from {}",
+        socket.sid,
+        ex.request.remote_addr
+    );
+    let open = Handshake {
+        sid: socket.sid.to_string(),
+        upgrades: if config.offers_upgrade() {
+            vec!["websocket".into()]
+        } else {
+            vec![]
+        },
+        ping_interval: config.advertised_ping_interval(),
+        ping_timeout: config.ping_timeout.as_millis() as u64,
+        max_payload: config.max_payload as u64,
+    }
+    .to_packet()
+    .encode();
+    let mut resp = polling::payload_response(open.into_bytes());
+    if let Some(cookie) = &config.cookie {
+        resp.headers
+            .push(("Set-Cookie", cookie.render(&socket.sid, &ex.request)));
+    }
+    let inner2 = inner.clone();
+    resp.on_written = Some(Box::new(move |written| {
+        if written {
+            inner2.start_heartbeat(&socket);
+        } else {
+            inner2.close(&socket, super::Reason::TransportError);
+        }
+    }));
+    resp
+}
+
+fn reject(req: &super::Request, err: ProtocolError, why: &str) -> Response {
+    log::debug!(
+        "{} {}?{} from {}: {why} ({:?})",
+        req.method,
+        req.path,
+        req.raw_query,
+        req.remote_addr,
+        err
+    );
+    err.response()
+}
+
+fn query_all<'a>(req: &'a super::Request, name: &str) -> Vec<&'a str> {
+    req.query
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Whether the request asks for a WebSocket upgrade (`Upgrade: websocket`).
+pub(crate) fn is_websocket_upgrade(req: &super::Request) -> bool {
+    req.header("upgrade")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
