@@ -358,6 +358,9 @@ fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&conn.buf) {
+            Ok(httparse::Status::Complete(len)) if len > conn.limits.max_head_size => {
+                return Err(HeadError::Respond(431));
+            }
             Ok(httparse::Status::Complete(len)) => {
                 let head = build_head(&req, peer)?;
                 conn.buf.drain(..len);
