@@ -84,6 +84,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn from_kind(kind: ErrorKind) -> Error {
         Error {
             inner: Box::new(Inner {

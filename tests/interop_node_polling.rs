@@ -17,7 +17,11 @@ fn official_client_polling_echo_and_client_close() {
         "--count",
         "100",
     ]);
-    assert!(ok, "node client failed: {out}\nserver stderr: {}", server.stderr());
+    assert!(
+        ok,
+        "node client failed: {out}\nserver stderr: {}",
+        server.stderr()
+    );
     assert!(out.contains(r#""transport":"polling""#), "{out}");
     assert!(out.contains(r#""echoed":102"#), "{out}");
 }
@@ -36,6 +40,10 @@ fn official_client_polling_server_close() {
         "--close",
         "server",
     ]);
-    assert!(ok, "node client failed: {out}\nserver stderr: {}", server.stderr());
+    assert!(
+        ok,
+        "node client failed: {out}\nserver stderr: {}",
+        server.stderr()
+    );
     assert!(out.contains(r#""closeReason":"transport close""#), "{out}");
 }

@@ -33,7 +33,11 @@ fn read_response(s: &mut TcpStream) -> Resp {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         let n = s.read(&mut byte).expect("read head");
-        assert!(n > 0, "connection closed before a response: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed before a response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8(buf).unwrap();
@@ -107,7 +111,10 @@ fn handshake_is_the_open_packet_alone_with_exactly_five_fields() {
     let (app, _) = start(Server::builder().ping_interval(Duration::from_millis(2500)));
     let r = get(app.local_addr(), "EIO=4&transport=polling&t=abc&custom=1");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Content-Type").unwrap(), "text/plain; charset=UTF-8");
+    assert_eq!(
+        r.header("Content-Type").unwrap(),
+        "text/plain; charset=UTF-8"
+    );
     assert_eq!(r.header("Cache-Control").unwrap(), "no-store");
     let text = r.text();
     assert!(text.starts_with("0{\"sid\":\""), "{text}");
@@ -130,13 +137,34 @@ fn error_responses_are_exact() {
     let a = app.local_addr();
     let cases = [
         ("EIO=4", r#"{"code":0,"message":"Transport unknown"}"#),
-        ("EIO=4&transport=flash", r#"{"code":0,"message":"Transport unknown"}"#),
-        ("EIO=4&transport=polling&transport=polling", r#"{"code":0,"message":"Transport unknown"}"#),
-        ("EIO=4&transport=polling&sid=nope", r#"{"code":1,"message":"Session ID unknown"}"#),
-        ("transport=polling", r#"{"code":5,"message":"Unsupported protocol version"}"#),
-        ("EIO=04&transport=polling", r#"{"code":5,"message":"Unsupported protocol version"}"#),
-        ("EIO=3&transport=polling", r#"{"code":5,"message":"Unsupported protocol version"}"#),
-        ("EIO=abc&transport=polling", r#"{"code":5,"message":"Unsupported protocol version"}"#),
+        (
+            "EIO=4&transport=flash",
+            r#"{"code":0,"message":"Transport unknown"}"#,
+        ),
+        (
+            "EIO=4&transport=polling&transport=polling",
+            r#"{"code":0,"message":"Transport unknown"}"#,
+        ),
+        (
+            "EIO=4&transport=polling&sid=nope",
+            r#"{"code":1,"message":"Session ID unknown"}"#,
+        ),
+        (
+            "transport=polling",
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
+        (
+            "EIO=04&transport=polling",
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
+        (
+            "EIO=3&transport=polling",
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
+        (
+            "EIO=abc&transport=polling",
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
     ];
     for (q, body) in cases {
         let r = get(a, q);
@@ -148,7 +176,10 @@ fn error_responses_are_exact() {
     assert_eq!(r.text(), r#"{"code":2,"message":"Bad handshake method"}"#);
     // `/engine.io` without the slash and look-alike paths are not the endpoint.
     for p in ["/engine.io", "/engine.io-admin/", "/engine.iox"] {
-        let r = request(a, &format!("GET {p}?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"));
+        let r = request(
+            a,
+            &format!("GET {p}?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"),
+        );
         assert_eq!(r.status, 404, "{p}");
         assert_eq!(r.text(), "Not Found");
     }
@@ -187,7 +218,11 @@ fn long_poll_waits_for_a_send() {
     let started = Instant::now();
     let r = get(a, &format!("EIO=4&transport=polling&sid={sid}"));
     assert!(started.elapsed() >= Duration::from_millis(150));
-    assert!(r.text() == "4late" || r.text() == "4late\u{1e}bAQI=", "{}", r.text());
+    assert!(
+        r.text() == "4late" || r.text() == "4late\u{1e}bAQI=",
+        "{}",
+        r.text()
+    );
     t.join().unwrap();
     app.shutdown();
 }
@@ -198,16 +233,34 @@ fn malformed_post_is_400_closes_with_parse_error_and_others_carry_on() {
     let a = app.local_addr();
     let bad = handshake(a);
     let good = handshake(a);
-    let r = post(a, &format!("EIO=4&transport=polling&sid={bad}"), "4a\u{1e}\u{1e}4b");
+    let r = post(
+        a,
+        &format!("EIO=4&transport=polling&sid={bad}"),
+        "4a\u{1e}\u{1e}4b",
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
-    assert!(events.lock().unwrap().contains(&"disconnect parse error".to_string()));
-    assert!(!events.lock().unwrap().iter().any(|e| e.starts_with("message")));
+    assert!(events
+        .lock()
+        .unwrap()
+        .contains(&"disconnect parse error".to_string()));
+    assert!(!events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e.starts_with("message")));
     let r = get(a, &format!("EIO=4&transport=polling&sid={bad}"));
     assert_eq!(r.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
-    let r = post(a, &format!("EIO=4&transport=polling&sid={good}"), "4still here");
+    let r = post(
+        a,
+        &format!("EIO=4&transport=polling&sid={good}"),
+        "4still here",
+    );
     assert_eq!(r.text(), "ok");
-    assert_eq!(get(a, &format!("EIO=4&transport=polling&sid={good}")).text(), "4still here");
+    assert_eq!(
+        get(a, &format!("EIO=4&transport=polling&sid={good}")).text(),
+        "4still here"
+    );
     app.shutdown();
 }
 
@@ -228,7 +281,10 @@ fn oversized_post_is_413_without_reading_it() {
     assert_eq!(r.status, 413);
     assert_eq!(r.header("Connection").unwrap(), "close");
     wait_for("disconnect", || {
-        events.lock().unwrap().contains(&"disconnect transport error".to_string())
+        events
+            .lock()
+            .unwrap()
+            .contains(&"disconnect transport error".to_string())
     });
     // Chunked bodies are counted too.
     let sid = handshake(a);
@@ -256,7 +312,10 @@ fn chunked_post_within_the_limit_is_delivered() {
         ),
     );
     assert_eq!(r.text(), "ok");
-    assert_eq!(get(a, &format!("EIO=4&transport=polling&sid={sid}")).text(), "4abc!");
+    assert_eq!(
+        get(a, &format!("EIO=4&transport=polling&sid={sid}")).text(),
+        "4abc!"
+    );
     app.shutdown();
 }
 
@@ -275,7 +334,10 @@ fn duplicate_get_displaces_the_first_with_close_and_ends_the_session() {
     let first = first.join().unwrap();
     assert_eq!((first.status, first.text().as_str()), (200, "1"));
     wait_for("disconnect", || {
-        events.lock().unwrap().contains(&"disconnect transport error".to_string())
+        events
+            .lock()
+            .unwrap()
+            .contains(&"disconnect transport error".to_string())
     });
     assert_eq!(app.server().table_size(), 0);
     app.shutdown();
@@ -301,7 +363,10 @@ fn client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once() {
             .collect::<Vec<_>>(),
         vec!["disconnect client disconnect"]
     );
-    assert_eq!(post(a, &q, "4x").text(), r#"{"code":1,"message":"Session ID unknown"}"#);
+    assert_eq!(
+        post(a, &q, "4x").text(),
+        r#"{"code":1,"message":"Session ID unknown"}"#
+    );
     assert_eq!(app.server().table_size(), 0);
     app.shutdown();
 }
@@ -315,8 +380,14 @@ fn server_disconnect_without_pending_get_delivers_queued_then_close() {
     server.send(&sid, "bye").unwrap();
     let t = Instant::now();
     server.disconnect(&sid).unwrap();
-    assert!(t.elapsed() < Duration::from_millis(100), "disconnect must not block");
-    assert!(events.lock().unwrap().contains(&"disconnect server disconnect".to_string()));
+    assert!(
+        t.elapsed() < Duration::from_millis(100),
+        "disconnect must not block"
+    );
+    assert!(events
+        .lock()
+        .unwrap()
+        .contains(&"disconnect server disconnect".to_string()));
     assert!(server.send(&sid, "more").is_err());
     let q = format!("EIO=4&transport=polling&sid={sid}");
     assert_eq!(get(a, &q).text(), "4bye\u{1e}1");
@@ -345,7 +416,10 @@ fn ping_then_timeout_closes_with_ping_timeout() {
     assert_eq!(get(a, &q).text(), "2");
     // Not answering ends it one timeout later.
     wait_for("ping timeout", || {
-        events.lock().unwrap().contains(&"disconnect ping timeout".to_string())
+        events
+            .lock()
+            .unwrap()
+            .contains(&"disconnect ping timeout".to_string())
     });
     assert_eq!(get(a, &q).status, 400);
     assert_eq!(app.server().table_size(), 0);
@@ -360,7 +434,9 @@ fn connect_handler_sees_the_request_and_can_reject_with_401() {
                 assert!(req.remote_addr().ip().is_loopback());
                 Ok(())
             } else {
-                Err(Rejection::with_data(serde_json::json!({"error": "bad token"})))
+                Err(Rejection::with_data(
+                    serde_json::json!({"error": "bad token"}),
+                ))
             }
         })
         .on_disconnect(|_, _, _| panic!("a rejected session must not fire disconnect"))
@@ -384,7 +460,11 @@ fn many_requests_share_one_keep_alive_connection() {
     let a = app.local_addr();
     let mut s = TcpStream::connect(a).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
     let r = read_response(&mut s);
     let v: serde_json::Value = serde_json::from_str(&r.text()[1..]).unwrap();
     let sid = v["sid"].as_str().unwrap().to_string();
@@ -397,7 +477,11 @@ fn many_requests_share_one_keep_alive_connection() {
         )
         .unwrap();
         assert_eq!(read_response(&mut s).text(), "ok");
-        write!(s, "GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
         assert_eq!(read_response(&mut s).text(), body);
     }
     assert_eq!(app.connection_count(), 1);
@@ -410,14 +494,20 @@ fn oversized_head_is_431_and_other_sessions_keep_working() {
     let a = app.local_addr();
     let sid = handshake(a);
     let big = "x".repeat(20_000);
-    let r = request(a, &format!("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nX-Big: {big}\r\n\r\n"));
+    let r = request(
+        a,
+        &format!("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nX-Big: {big}\r\n\r\n"),
+    );
     assert_eq!(r.status, 431);
     let r = request(
         a,
         "POST /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
     );
     assert_eq!(r.status, 400);
-    assert_eq!(post(a, &format!("EIO=4&transport=polling&sid={sid}"), "4ok").text(), "ok");
+    assert_eq!(
+        post(a, &format!("EIO=4&transport=polling&sid={sid}"), "4ok").text(),
+        "ok"
+    );
     app.shutdown();
 }
 
@@ -431,10 +521,15 @@ fn shutdown_answers_pending_get_with_close_and_stops_listening() {
     thread::sleep(Duration::from_millis(200));
     app.shutdown();
     assert_eq!(pending.join().unwrap().text(), "1");
-    assert!(events.lock().unwrap().contains(&"disconnect server disconnect".to_string()));
-    assert!(TcpStream::connect(a).is_err() || {
-        // The port may be reused by nobody yet; a connect that succeeds must not be served.
-        true
-    });
+    assert!(events
+        .lock()
+        .unwrap()
+        .contains(&"disconnect server disconnect".to_string()));
+    assert!(
+        TcpStream::connect(a).is_err() || {
+            // The port may be reused by nobody yet; a connect that succeeds must not be served.
+            true
+        }
+    );
     let _ = Reason::ServerDisconnect;
 }

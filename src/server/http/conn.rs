@@ -316,13 +316,7 @@ pub(crate) fn serve_connection(
         };
         let is_head = ex.request.method == http::Method::HEAD;
         // An unread body is drained if small, else the connection is closed.
-        let unread = !ex.body_done
-            && !(ex.framing != Framing::Chunked && ex.remaining <= 64 * 1024 && {
-                let remaining = ex.remaining as usize;
-                let mut sink = vec![0; remaining];
-                let deadline = Instant::now() + ex.conn.limits.body_timeout;
-                ex.conn.read_exact_by(&mut sink, deadline).is_ok()
-            });
+        let unread = !ex.body_done && !drain_small_body(&mut ex);
         if is_head {
             resp.head_only = true;
         }
@@ -338,6 +332,17 @@ pub(crate) fn serve_connection(
             return;
         }
     }
+}
+
+/// Reads and discards a small unread `Content-Length` body so that the connection can
+/// be kept alive; `false` if it is chunked, too large or does not arrive.
+fn drain_small_body(ex: &mut Exchange<'_>) -> bool {
+    if ex.framing == Framing::Chunked || ex.remaining > 64 * 1024 {
+        return false;
+    }
+    let mut sink = vec![0; ex.remaining as usize];
+    let deadline = Instant::now() + ex.conn.limits.body_timeout;
+    ex.conn.read_exact_by(&mut sink, deadline).is_ok()
 }
 
 fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
@@ -407,7 +412,7 @@ fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head,
     } else {
         path
     };
-    if !path.starts_with('/') && !(method == http::Method::OPTIONS && path == "*") {
+    if !(path.starts_with('/') || method == http::Method::OPTIONS && path == "*") {
         return Err(HeadError::Respond(400));
     }
     let mut headers = http::HeaderMap::with_capacity(req.headers.len());
