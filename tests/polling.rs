@@ -533,3 +533,168 @@ fn shutdown_answers_pending_get_with_close_and_stops_listening() {
     );
     let _ = Reason::ServerDisconnect;
 }
+
+#[test]
+fn duplicate_post_is_400_and_ends_the_session() {
+    let (app, events) = start(Server::builder());
+    let a = app.local_addr();
+    let sid = handshake(a);
+    // A POST whose chunked body is still arriving is in flight...
+    let mut slow = TcpStream::connect(a).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        slow,
+        "POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n4a\r\n"
+    )
+    .unwrap();
+    thread::sleep(Duration::from_millis(200));
+    // ...so a second one is refused and the session ends.
+    let r = post(a, &format!("EIO=4&transport=polling&sid={sid}"), "4b");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
+    wait_for("disconnect", || {
+        events
+            .lock()
+            .unwrap()
+            .contains(&"disconnect transport error".to_string())
+    });
+    assert!(!app.server().is_connected(&sid));
+    app.shutdown();
+}
+
+#[test]
+fn messages_from_the_connect_handler_wait_for_the_first_get() {
+    let server = Server::builder()
+        .on_connect(|server, sid, _| {
+            server.send(sid, "welcome").unwrap();
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let app = App::new(server).listen("127.0.0.1:0").unwrap();
+    let a = app.local_addr();
+    let r = get(a, "EIO=4&transport=polling");
+    assert!(
+        r.text().starts_with("0{"),
+        "the handshake body is OPEN alone"
+    );
+    assert!(!r.text().contains("welcome"));
+    let sid = serde_json::from_str::<serde_json::Value>(&r.text()[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get(a, &format!("EIO=4&transport=polling&sid={sid}")).text(),
+        "4welcome"
+    );
+    app.shutdown();
+}
+
+#[test]
+fn session_data_is_typed_and_dropped_with_the_session() {
+    let (app, _) = start(Server::builder());
+    let a = app.local_addr();
+    let sid = handshake(a);
+    let server = app.server();
+    server.with_session(&sid, |n: &mut u32| *n += 1).unwrap();
+    server.with_session(&sid, |n: &mut u32| *n += 1).unwrap();
+    assert_eq!(server.get_session::<u32>(&sid).unwrap(), Some(2));
+    assert_eq!(
+        server.get_session::<String>(&sid).unwrap_err().kind(),
+        engineio::ErrorKind::WrongDataType
+    );
+    assert_eq!(
+        server.transport(&sid).unwrap(),
+        engineio::server::Transport::Polling
+    );
+    assert_eq!(server.sids(), vec![sid.as_str()]);
+    assert_eq!(
+        post(a, &format!("EIO=4&transport=polling&sid={sid}"), "1").text(),
+        "ok"
+    );
+    assert_eq!(
+        server.get_session::<u32>(&sid).unwrap_err().kind(),
+        engineio::ErrorKind::UnknownSession
+    );
+    assert_eq!(
+        server.send(&sid, "x").unwrap_err().kind(),
+        engineio::ErrorKind::UnknownSession
+    );
+    app.shutdown();
+}
+
+#[test]
+fn text_with_record_separator_is_refused_on_polling() {
+    let (app, _) = start(Server::builder());
+    let sid = handshake(app.local_addr());
+    let err = app.server().send(&sid, "a\u{1e}b").unwrap_err();
+    assert_eq!(err.kind(), engineio::ErrorKind::InvalidMessage);
+    assert!(app.server().is_connected(&sid));
+    app.shutdown();
+}
+
+#[test]
+fn a_thousand_sessions_come_and_go_without_leaving_anything() {
+    let (app, events) = start(Server::builder());
+    let a = app.local_addr();
+    for _ in 0..1000 {
+        let sid = handshake(a);
+        assert_eq!(
+            post(a, &format!("EIO=4&transport=polling&sid={sid}"), "1").text(),
+            "ok"
+        );
+    }
+    assert_eq!(app.server().table_size(), 0);
+    let disconnects = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| *e == "disconnect client disconnect")
+        .count();
+    assert_eq!(disconnects, 1000);
+    app.shutdown();
+}
+
+#[test]
+fn sends_from_many_threads_and_broadcast_arrive_in_per_thread_order() {
+    let (app, _) = start(Server::builder());
+    let a = app.local_addr();
+    let sids: Vec<String> = (0..4).map(|_| handshake(a)).collect();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let server = app.server().clone();
+            let sid = sids[0].clone();
+            thread::spawn(move || {
+                for i in 0..250 {
+                    server.send(&sid, format!("{t}:{i}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(app.server().broadcast("all"), 4);
+    let mut got = Vec::new();
+    while got.last().map(String::as_str) != Some("4all") {
+        let body = get(a, &format!("EIO=4&transport=polling&sid={}", sids[0])).text();
+        got.extend(body.split('\u{1e}').map(str::to_string));
+    }
+    assert_eq!(got.len(), 1001);
+    for t in 0..4 {
+        let mine: Vec<&String> = got
+            .iter()
+            .filter(|m| m.starts_with(&format!("4{t}:")))
+            .collect();
+        let expected: Vec<String> = (0..250).map(|i| format!("4{t}:{i}")).collect();
+        assert_eq!(mine, expected.iter().collect::<Vec<_>>());
+    }
+    for sid in &sids[1..] {
+        assert_eq!(
+            get(a, &format!("EIO=4&transport=polling&sid={sid}")).text(),
+            "4all"
+        );
+    }
+    app.shutdown();
+}

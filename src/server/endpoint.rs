@@ -213,16 +213,34 @@ fn handshake(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
     resp
 }
 
-fn reject(req: &super::Request, err: ProtocolError, why: &str) -> Response {
-    log::debug!(
-        "{} {}?{} from {}: {why} ({:?})",
+fn reject(req: &super::Request, err: ProtocolError, why: &'static str) -> Response {
+    log_bad_request(req, why);
+    err.response()
+}
+
+/// Logs a client-caused bad request: the first of each kind at error level (so that a
+/// misconfigured client is noticed), later ones at debug level (so that a misbehaving
+/// client cannot flood the log).
+pub(crate) fn log_bad_request(req: &super::Request, why: &'static str) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let first = SEEN
+        .lock()
+        .map(|mut s| s.get_or_insert_with(HashSet::new).insert(why))
+        .unwrap_or(false);
+    let level = if first {
+        log::Level::Error
+    } else {
+        log::Level::Debug
+    };
+    log::log!(
+        level,
+        "bad request {} {} from {}: {why}",
         req.method,
         req.path,
-        req.raw_query,
-        req.remote_addr,
-        err
+        req.remote_addr
     );
-    err.response()
 }
 
 fn query_all<'a>(req: &'a super::Request, name: &str) -> Vec<&'a str> {
