@@ -1,7 +1,51 @@
 //! # engineio
 //!
-//! A blocking, thread-per-connection [Engine.IO] v4 server (and, later, client), with
-//! no async runtime: the Rust counterpart of python-engineio.
+//! A blocking, thread-per-connection [Engine.IO] v4 server, with no async runtime: the
+//! Rust counterpart of python-engineio, for synchronous programs, command-line tools
+//! and thread-based test harnesses. It interoperates with the official JavaScript
+//! client (`engine.io-client`) and browsers running it.
+//!
+//! ```no_run
+//! use engineio::server::{App, Server};
+//!
+//! let server = Server::builder()
+//!     .on_message(|server, sid, msg| {
+//!         let _ = server.send(sid, msg); // echo, text stays text, binary stays binary
+//!     })
+//!     .on_disconnect(|_, sid, reason| println!("{sid} left: {reason}"))
+//!     .build()?;
+//! let running = App::new(server).listen("127.0.0.1:5000")?;
+//! println!("listening on {}", running.local_addr());
+//! running.wait();
+//! # Ok::<(), engineio::Error>(())
+//! ```
+//!
+//! ## What is here
+//! - [`server`]: the server ([`server::Server`], its builder and handlers) and the
+//!   router that puts it on a port ([`server::App`]) with static files and a fallback
+//!   handler.
+//! - [`packet`] and [`payload`]: the pure protocol codec (no I/O), usable on its own.
+//! - One error type, [`Error`], whose [`ErrorKind`] says what to do about it.
+//!
+//! ## Transports
+//! HTTP long-polling is implemented. The WebSocket transport, the upgrade, the client
+//! and protocol v3 are not written yet.
+//!
+//! ## Threads and timeouts
+//! One thread accepts connections; each TCP connection has its own thread, where the
+//! handlers of the sessions it carries run, one call at a time per session, in wire
+//! order; one heartbeat thread keeps every session's ping and timeout deadlines.
+//! Handlers should return quickly: long work belongs on the application's own threads
+//! ([`server::Server`] is `Clone + Send + Sync`).
+//!
+//! | limit | default |
+//! |---|---|
+//! | ping interval / timeout | 25 s / 20 s |
+//! | max payload (POST body) | 1,000,000 bytes |
+//! | request head size / time | 16 KiB / 10 s |
+//! | idle keep-alive | 60 s |
+//! | concurrent connections | 10,000 |
+//! | queued outbound bytes per session | 16 MiB |
 //!
 //! [Engine.IO]: https://socket.io/docs/v4/engine-io-protocol/
 #![forbid(unsafe_code)]
@@ -15,4 +59,4 @@ pub mod payload;
 pub mod server;
 
 pub use error::{Error, ErrorKind, Result};
-pub use packet::{Message, Packet, PacketType};
+pub use packet::{Handshake, Message, Packet, PacketType};

@@ -146,3 +146,10 @@ fn run(shared: Arc<Shared>, server: Weak<Inner>) {
         }
     }
 }
+
+impl Drop for Heartbeat {
+    /// A server dropped without `shutdown` still ends its heartbeat thread.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
