@@ -1,110 +1,15 @@
 //! The polling transport and the endpoint's errors, on real loopback sockets, with a
 //! raw HTTP/1.1 client so that every byte is visible.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engineio::server::{App, Listening, Reason, Rejection, Server, ServerBuilder};
+use engineio::server::{App, Reason, Rejection, Server};
 
-/// One HTTP response as received.
-struct Resp {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-}
-
-fn read_response(s: &mut TcpStream) -> Resp {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut byte).expect("read head");
-        assert!(
-            n > 0,
-            "connection closed before a response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8(buf).unwrap();
-    let status = head[9..12].parse().unwrap();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut body = vec![0; len];
-    s.read_exact(&mut body).unwrap();
-    Resp { status, head, body }
-}
-
-fn request(addr: SocketAddr, raw: &str) -> Resp {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(raw.as_bytes()).unwrap();
-    read_response(&mut s)
-}
-
-fn get(addr: SocketAddr, query: &str) -> Resp {
-    request(
-        addr,
-        &format!("GET /engine.io/?{query} HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
-    )
-}
-
-fn post(addr: SocketAddr, query: &str, body: &str) -> Resp {
-    request(
-        addr,
-        &format!(
-            "POST /engine.io/?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-}
-
-type Events = Arc<Mutex<Vec<String>>>;
-
-fn start(b: ServerBuilder) -> (Listening, Events) {
-    let events: Events = Arc::default();
-    let (e1, e2) = (events.clone(), events.clone());
-    let server = b
-        .on_message(move |server, sid, msg| {
-            e1.lock().unwrap().push(format!("message {msg:?}"));
-            let _ = server.send(sid, msg);
-        })
-        .on_disconnect(move |_, _, reason| e2.lock().unwrap().push(format!("disconnect {reason}")))
-        .build()
-        .unwrap();
-    (App::new(server).listen("127.0.0.1:0").unwrap(), events)
-}
-
-fn handshake(addr: SocketAddr) -> String {
-    let r = get(addr, "EIO=4&transport=polling");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: serde_json::Value = serde_json::from_str(&r.text()[1..]).unwrap();
-    v["sid"].as_str().unwrap().to_string()
-}
-
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
+mod support;
+use support::rawhttp::*;
 
 #[test]
 fn handshake_is_the_open_packet_alone_with_exactly_five_fields() {

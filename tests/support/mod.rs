@@ -16,6 +16,8 @@
 
 #![allow(dead_code)]
 
+pub mod rawhttp;
+
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
