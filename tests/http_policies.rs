@@ -1001,3 +1001,27 @@ fn fifty_sessions_closed_by_their_clients_leave_an_empty_table() {
     );
     app.shutdown();
 }
+
+#[test]
+fn fallback_response_headers_and_status_reach_the_client() {
+    let server = Server::builder().build().unwrap();
+    let app = App::new(server)
+        .fallback(|req| {
+            http::Response::builder()
+                .status(418)
+                .header("X-Seen-Path", req.uri().path())
+                .header("Content-Length", "999")
+                .body(b"teapot".to_vec())
+                .unwrap()
+        })
+        .listen("127.0.0.1:0")
+        .unwrap();
+    let a = app.local_addr();
+    let r = request(a, "GET /brew?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 418);
+    assert_eq!(r.header("x-seen-path").as_deref(), Some("/brew"));
+    // The server's own Content-Length wins over the application's.
+    assert_eq!(r.header("Content-Length").as_deref(), Some("6"));
+    assert_eq!(r.text(), "teapot");
+    app.shutdown();
+}

@@ -156,32 +156,14 @@ impl App {
             if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
                 continue;
             }
-            if let (Some(n), Ok(v)) = (static_header_name(name), value.to_str()) {
-                resp.headers.push((n, v.to_string()));
+            if let Ok(v) = value.to_str() {
+                resp.app_headers
+                    .push((name.as_str().to_string(), v.to_string()));
             }
         }
         resp.body = Body::Bytes(body);
         resp
     }
-}
-
-/// Header names live as `&'static str` in responses; user-supplied names are leaked
-/// once each (a bounded set in practice) to get there.
-fn static_header_name(name: &http::HeaderName) -> Option<&'static str> {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut names = NAMES.lock().ok()?;
-    let set = names.get_or_insert_with(HashSet::new);
-    if let Some(n) = set.get(name.as_str()) {
-        return Some(n);
-    }
-    if set.len() >= 1024 {
-        return None;
-    }
-    let leaked: &'static str = Box::leak(name.as_str().to_string().into_boxed_str());
-    set.insert(leaked);
-    Some(leaked)
 }
 
 fn not_found() -> Response {

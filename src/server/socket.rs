@@ -167,11 +167,8 @@ impl Socket {
             st.phase = Phase::Lingering;
             return CloseOutcome::Lingering(st.hb_gen);
         }
+        // A lingering session already fired its handler; now it is just forgotten.
         st.phase = Phase::Closed;
-        if was == Phase::Lingering {
-            // The lingering close already fired its handler; now it is just forgotten.
-            return CloseOutcome::Closed;
-        }
         CloseOutcome::Closed
     }
 

@@ -24,6 +24,8 @@ impl Body {
 pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
+    /// Headers whose names come from the application (the fallback handler).
+    pub app_headers: Vec<(String, String)>,
     pub body: Body,
     /// Close the connection after this response.
     pub close: bool,
@@ -39,6 +41,7 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
+            app_headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             close: false,
             head_only: false,
@@ -73,6 +76,9 @@ impl Response {
             reason_phrase(self.status)
         )?;
         for (name, value) in &self.headers {
+            write!(head, "{name}: {value}\r\n")?;
+        }
+        for (name, value) in &self.app_headers {
             write!(head, "{name}: {value}\r\n")?;
         }
         // 1xx and 204 responses carry no Content-Length.
