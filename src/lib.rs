@@ -54,9 +54,11 @@
 mod error;
 pub mod packet;
 pub mod payload;
+mod transport;
 
 #[cfg(feature = "server")]
 pub mod server;
 
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Handshake, Message, Packet, PacketType};
+pub use transport::Transport;

@@ -54,6 +54,7 @@ pub use self::request::Request;
 pub use self::sid::Sid;
 pub use self::static_files::StaticFiles;
 pub use crate::packet::Message;
+pub use crate::transport::Transport;
 
 use self::config::Config;
 use self::heartbeat::Heartbeat;
@@ -103,35 +104,6 @@ impl Reason {
 }
 
 impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An Engine.IO transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// HTTP long-polling.
-    Polling,
-    /// WebSocket.
-    WebSocket,
-}
-
-impl Transport {
-    /// `"polling"` or `"websocket"`, as in the `transport` query parameter.
-    ///
-    /// ```
-    /// assert_eq!(engineio::server::Transport::WebSocket.as_str(), "websocket");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Polling => "polling",
-            Transport::WebSocket => "websocket",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
