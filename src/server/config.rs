@@ -63,8 +63,7 @@ impl Default for Config {
             cors: CorsPolicy::SameOrigin,
             cors_credentials: true,
             polling: true,
-            // The WebSocket transport is not implemented yet: nothing advertises it.
-            websocket: false,
+            websocket: true,
             path: "/engine.io/".to_string(),
             upgrade_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(30),
@@ -269,8 +268,10 @@ impl ServerBuilder {
         self
     }
 
-    /// How long writing one response (or one WebSocket frame) may stall before the
-    /// connection is dropped. Defaults to 10 seconds.
+    /// How long writing to a client may make no progress before its connection is
+    /// dropped: one HTTP response, or the frames waiting for a WebSocket peer that
+    /// stopped reading (that session then ends with `transport error`; senders never
+    /// wait for it). Defaults to 10 seconds.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.write_timeout = timeout;
         self
@@ -329,12 +330,6 @@ impl ServerBuilder {
             }
             c.polling = t.contains(&Transport::Polling);
             c.websocket = t.contains(&Transport::WebSocket);
-        }
-        if !c.polling {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the websocket transport is not implemented yet: polling must be enabled",
-            ));
         }
         if c.ping_interval.is_zero() || c.ping_timeout.is_zero() {
             return Err(Error::new(
