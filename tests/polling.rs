@@ -29,7 +29,7 @@ fn handshake_is_the_open_packet_alone_with_exactly_five_fields() {
     assert_eq!(
         text,
         format!(
-            "0{{\"sid\":\"{sid}\",\"upgrades\":[],\"pingInterval\":2500,\"pingTimeout\":20000,\"maxPayload\":1000000}}"
+            "0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"],\"pingInterval\":2500,\"pingTimeout\":20000,\"maxPayload\":1000000}}"
         )
     );
     assert_eq!(app.server().session_count(), 1);

@@ -712,7 +712,7 @@ impl Inner {
                 0,
             );
         }
-        if reason == Reason::ClientDisconnect {
+        if reason == Reason::ClientDisconnect && socket.transport() == Transport::Polling {
             let mut recent = self.recently_closed.lock();
             let now = Instant::now();
             recent.retain(|_, t| now.duration_since(*t) < CLIENT_CLOSE_GRACE);

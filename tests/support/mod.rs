@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod rawhttp;
+pub mod rawws;
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;

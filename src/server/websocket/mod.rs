@@ -246,7 +246,10 @@ fn read_loop(
 fn classify(socket: &Socket, e: tungstenite::Error) -> End {
     use tungstenite::Error as E;
     match e {
-        E::ConnectionClosed | E::AlreadyClosed | E::Io(_) => End::Peer,
+        E::ConnectionClosed
+        | E::AlreadyClosed
+        | E::Io(_)
+        | E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => End::Peer,
         E::Capacity(c) => {
             log::info!("session {}: websocket message too large: {c}", socket.sid);
             End::Violation(Reason::TransportError, 1009)

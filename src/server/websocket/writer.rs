@@ -239,6 +239,7 @@ impl Writer {
     }
 
     /// Whether a close frame has been queued (or the writer failed).
+    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
