@@ -463,6 +463,7 @@ impl Socket {
             return None;
         }
         let (_, ws) = st.probe.take()?;
+        ws.close(false, Some(1000));
         ws.shutdown();
         let was_upgrading = std::mem::replace(&mut st.upgrading, false);
         if was_upgrading && st.phase == Phase::Open {

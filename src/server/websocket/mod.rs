@@ -265,8 +265,8 @@ fn classify(socket: &Socket, e: tungstenite::Error) -> End {
     }
 }
 
-/// After our close frame: waits (at most [`CLOSE_WAIT`]) for the peer to close,
-/// discarding what it still sends.
+/// After our close frame: waits (at most [`CLOSE_WAIT`]) for the peer's close frame
+/// or EOF, discarding the data frames it still sends.
 fn drain(stream: &TcpStream) {
     let deadline = Instant::now() + CLOSE_WAIT;
     let mut buf = [0u8; 512];
@@ -277,6 +277,8 @@ fn drain(stream: &TcpStream) {
         }
         match (&*stream).read(&mut buf) {
             Ok(0) => return,
+            // A read that starts with a close frame's first byte: the peer's reply.
+            Ok(_) if buf[0] == 0x88 => return,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
