@@ -238,12 +238,15 @@ function main() {
       failWith(`session closed unexpectedly: ${reason}${extra} (${state()})`);
       return;
     }
-    finish({
+    const result = {
       ok: true,
       transport: lastTransport,
       echoed: received,
       closeReason: reason,
-    });
+    };
+    // Over polling the client's close packet travels in a POST that is still in
+    // flight when 'close' fires: give it time to reach the server before exiting.
+    setTimeout(() => finish(result), 300);
   });
 
 }
