@@ -598,3 +598,37 @@ fn sends_from_many_threads_and_broadcast_arrive_in_per_thread_order() {
     }
     app.shutdown();
 }
+
+#[test]
+fn a_long_poll_carries_at_most_max_poll_packets() {
+    // python-engineio's client refuses payloads of more than 16 packets.
+    let (app, _) = start(Server::builder());
+    let addr = app.local_addr();
+    let sid = handshake(addr);
+    for i in 0..40 {
+        app.server().send(&sid, format!("{i}")).unwrap();
+    }
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    let mut all = Vec::new();
+    for expected in [16, 16, 8] {
+        let body = get(addr, &q).text();
+        let packets: Vec<&str> = body.split('\x1e').collect();
+        assert_eq!(packets.len(), expected, "{body}");
+        all.extend(packets.iter().map(|p| p[1..].parse::<usize>().unwrap()));
+    }
+    assert_eq!(all, (0..40).collect::<Vec<_>>());
+    app.shutdown();
+
+    let (app, _) = start(Server::builder().max_poll_packets(100));
+    let sid = handshake(app.local_addr());
+    for i in 0..40 {
+        app.server().send(&sid, format!("{i}")).unwrap();
+    }
+    let body = get(
+        app.local_addr(),
+        &format!("EIO=4&transport=polling&sid={sid}"),
+    )
+    .text();
+    assert_eq!(body.split('\x1e').count(), 40);
+    app.shutdown();
+}

@@ -308,6 +308,7 @@ impl Socket {
         &self,
         id: u64,
         timeout: Duration,
+        max_packets: usize,
         peer_gone: &dyn Fn() -> bool,
     ) -> PollAnswer {
         let deadline = Instant::now() + timeout;
@@ -326,11 +327,24 @@ impl Socket {
                     match st.reason {
                         Some(Reason::ClientDisconnect) => out.push(Arc::new(Packet::Noop)),
                         Some(Reason::ServerDisconnect) => {
-                            out.extend(st.queue.drain(..));
+                            if st.phase == Phase::Lingering && st.queue.len() >= max_packets {
+                                // More than one response's worth: the close packet
+                                // comes with a later long-poll.
+                                break Self::take(&mut st, max_packets);
+                            }
+                            let dropped = st.queue.len().saturating_sub(max_packets - 1);
+                            if dropped > 0 {
+                                log::debug!(
+                                    "session {}: {dropped} packets dropped at close",
+                                    self.sid
+                                );
+                            }
+                            out.extend(Self::take(&mut st, max_packets - 1));
                             out.push(Arc::new(Packet::Close));
                         }
                         _ => out.push(Arc::new(Packet::Close)),
                     }
+                    st.queue.clear();
                     st.queued_bytes = 0;
                     if st.phase == Phase::Lingering {
                         st.phase = Phase::Closed;
@@ -340,8 +354,7 @@ impl Socket {
                 _ => {}
             }
             if !st.queue.is_empty() {
-                st.queued_bytes = 0;
-                break st.queue.drain(..).collect();
+                break Self::take(&mut st, max_packets);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -358,6 +371,15 @@ impl Socket {
         };
         st.get_pending = 0;
         PollAnswer::Packets(answer)
+    }
+
+    /// Takes up to `n` queued packets, oldest first.
+    fn take(st: &mut State, n: usize) -> Vec<Arc<Packet>> {
+        let n = n.min(st.queue.len());
+        let out: Vec<Arc<Packet>> = st.queue.drain(..n).collect();
+        let bytes: usize = out.iter().map(|p| p.encoded_len()).sum();
+        st.queued_bytes = st.queued_bytes.saturating_sub(bytes);
+        out
     }
 
     /// Starts a POST. `false` if one is already in flight (D2).

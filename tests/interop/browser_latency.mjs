@@ -1,6 +1,7 @@
 // Opens latency.html from latency_server in headless Chromium (driven by
 // playwright-core) and prints what the page measured as one JSON line.
 // Usage: node browser_latency.mjs URL [--transports polling] [--round-trips 20]
+//        [--expect-transport websocket]  (also wait until the page uses it)
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
@@ -11,6 +12,7 @@ const flag = (name, dflt) => {
 };
 const transports = flag('--transports', 'polling,websocket');
 const wanted = Number(flag('--round-trips', '20'));
+const expectTransport = flag('--expect-transport', null);
 const executablePath = process.env.ENGINEIO_CHROMIUM || '/usr/bin/chromium';
 
 const fail = (error) => {
@@ -31,7 +33,8 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${url}/?transports=${transports}`);
-  await page.waitForFunction((n) => window.latency && window.latency.roundTrips >= n, wanted,
+  await page.waitForFunction(([n, t]) => window.latency && window.latency.roundTrips >= n
+    && (t === null || window.latency.transport === t), [wanted, expectTransport],
     { timeout: 30000 });
   const s = await page.evaluate(() => window.latency);
   const mean = s.samples.reduce((a, b) => a + b, 0) / s.samples.length;
