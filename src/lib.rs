@@ -28,8 +28,8 @@
 //! - One error type, [`Error`], whose [`ErrorKind`] says what to do about it.
 //!
 //! ## Transports
-//! HTTP long-polling is implemented. The WebSocket transport, the upgrade, the client
-//! and protocol v3 are not written yet.
+//! HTTP long-polling and WebSocket, with the polling → WebSocket upgrade, as the
+//! official JavaScript client expects. Protocol v3 is not written yet.
 //!
 //! ## Threads and timeouts
 //! One thread accepts connections; each TCP connection has its own thread, where the
@@ -41,7 +41,7 @@
 //! | limit | default |
 //! |---|---|
 //! | ping interval / timeout | 25 s / 20 s |
-//! | max payload (POST body) | 1,000,000 bytes |
+//! | max payload (POST body, WebSocket message) | 1,000,000 bytes |
 //! | request head size / time | 16 KiB / 10 s |
 //! | idle keep-alive | 60 s |
 //! | concurrent connections | 10,000 |

@@ -59,7 +59,7 @@ fn full_upgrade_moves_queued_packets_to_the_websocket_in_order() {
     rawws::send_text(&mut ws, "5");
     assert_eq!(rawws::recv_text(&mut ws), "4during 1");
     assert_eq!(rawws::recv_text(&mut ws), "4echo me");
-    assert!(matches!(rawws::recv(&mut ws), Frame::Binary(b) if &b[..] == [1, 2]));
+    assert!(matches!(rawws::recv(&mut ws), Frame::Binary(b) if b[..] == [1, 2]));
     assert_eq!(rawws::recv_text(&mut ws), "4during 2");
     wait_for("transport switch", || {
         server.transport(&sid).ok() == Some(Transport::WebSocket)

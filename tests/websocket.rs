@@ -550,7 +550,7 @@ fn broadcast_reaches_websocket_and_polling_sessions() {
     let n = app.server().broadcast(vec![7u8, 8, 9]);
     assert_eq!(n, 41);
     for ws in &mut sockets {
-        assert!(matches!(rawws::recv(ws), Frame::Binary(b) if &b[..] == [7, 8, 9]));
+        assert!(matches!(rawws::recv(ws), Frame::Binary(b) if b[..] == [7, 8, 9]));
     }
     let r = rawhttp::get(addr, &format!("EIO=4&transport=polling&sid={polling_sid}"));
     assert_eq!(r.text(), "bBwgJ");

@@ -22,7 +22,10 @@
 //!
 //! # Threads
 //! One thread accepts connections, one thread serves each TCP connection (handlers run
-//! there), and one heartbeat thread keeps every session's ping and timeout deadlines.
+//! there; a WebSocket's connection thread is its reader), and one heartbeat thread
+//! keeps every session's ping and timeout deadlines. Sends never wait for a peer: a
+//! WebSocket peer that stops reading gets a short-lived flusher thread of its own,
+//! bounded by the write timeout, and nobody else waits for it.
 
 mod app;
 mod config;
