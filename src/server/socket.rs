@@ -496,3 +496,19 @@ impl Socket {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Message;
+
+    #[test]
+    fn outgoing_frames_are_encoded_once_and_shared() {
+        let out = Outgoing::new(Packet::Message(Message::Binary(vec![1u8, 2, 3].into())));
+        let a = out.frame(false);
+        let b = out.frame(false);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the second recipient re-encoded");
+        assert_eq!(&a[..], b"\x82\x03\x01\x02\x03");
+        assert_eq!(&out.frame(true)[..], b"\x81\x05bAQID");
+    }
+}
