@@ -293,8 +293,13 @@ pub(crate) fn encode_frame(packet: &Packet, b64: bool) -> Bytes {
             write_frame(&mut out, OpCode::Data(Data::Binary), data);
         }
         _ => {
-            let text = packet.encode();
-            write_frame(&mut out, OpCode::Data(Data::Text), text.as_bytes());
+            // The text form is written straight after the header: no interim String.
+            let header = FrameHeader {
+                opcode: OpCode::Data(Data::Text),
+                ..FrameHeader::default()
+            };
+            let _ = header.format(packet.encoded_len() as u64, &mut out);
+            packet.encode_into(&mut out);
         }
     }
     Bytes::from(out)
