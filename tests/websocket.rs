@@ -613,3 +613,29 @@ fn disconnect_reason_is_reported_once_with_handlers_running() {
     );
     app.shutdown();
 }
+
+#[test]
+fn websocket_handshake_from_a_refused_origin_gets_e3() {
+    // O-1, O-4: the origin check is the only guard against cross-site WebSocket
+    // hijacking (browsers apply no CORS to WebSockets).
+    let (app, _) = start(Server::builder());
+    let addr = app.local_addr();
+    let raw = |origin: &str| {
+        format!(
+            "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+    };
+    let r = rawhttp::request(addr, &raw("http://evil.example"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
+    assert!(r.header("Access-Control-Allow-Origin").is_none());
+    assert_eq!(app.server().table_size(), 0);
+    // The same origin is fine.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(raw(&format!("http://{addr}")).as_bytes())
+        .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    app.shutdown();
+}
