@@ -9,7 +9,8 @@
 //! Flags: `--addr` (default 127.0.0.1:5000), `--ping-interval-ms`, `--ping-timeout-ms`,
 //! `--max-payload`, `--cors-origin` (repeatable; `*` for any; absent: same origin
 //! only), `--transports` (polling, websocket or both, comma-separated).
-//! It prints `listening on http://ADDR` once it accepts connections.
+//! It prints `listening on http://ADDR` once it accepts connections, then one line per
+//! session event: `connect SID TRANSPORT` and `disconnect SID REASON`.
 
 use std::time::Duration;
 
@@ -64,6 +65,11 @@ fn main() {
         builder = builder.cors(CorsPolicy::list(origins));
     }
     let server = builder
+        .on_connect(|_, sid, req| {
+            println!("connect {sid} {}", req.query("transport").unwrap_or(""));
+            Ok(())
+        })
+        .on_disconnect(|_, sid, reason| println!("disconnect {sid} {reason}"))
         .on_message(|server, sid, msg| {
             if msg.as_text() == Some("close-me") {
                 let _ = server.disconnect(sid);

@@ -176,7 +176,7 @@ impl Service for App {
         let path = &ex.request.path;
         let engine_path = inner.config().path.as_str();
         if path.starts_with(engine_path) {
-            return Outcome::Respond(endpoint::serve(inner, ex));
+            return endpoint::serve(inner, ex);
         }
         Outcome::Respond(self.serve_other(ex))
     }

@@ -28,6 +28,7 @@ pub(crate) struct Config {
     pub upgrade_timeout: Duration,
     pub close_timeout: Duration,
     pub max_buffered: usize,
+    pub max_poll_packets: usize,
     pub sid_generator: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     pub limits: Limits,
 }
@@ -63,12 +64,12 @@ impl Default for Config {
             cors: CorsPolicy::SameOrigin,
             cors_credentials: true,
             polling: true,
-            // The WebSocket transport is not implemented yet: nothing advertises it.
-            websocket: false,
+            websocket: true,
             path: "/engine.io/".to_string(),
             upgrade_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(30),
             max_buffered: 16 * 1024 * 1024,
+            max_poll_packets: 16,
             sid_generator: None,
             limits: Limits {
                 max_head_size: 16 * 1024,
@@ -226,6 +227,15 @@ impl ServerBuilder {
         self
     }
 
+    /// The most packets one long-poll response carries; more wait for the next
+    /// long-poll. Defaults to 16, because python-engineio's client refuses payloads of
+    /// more than 16 packets (the official JavaScript client has no limit, so raise it
+    /// if only that client connects).
+    pub fn max_poll_packets(mut self, packets: usize) -> Self {
+        self.config.max_poll_packets = packets;
+        self
+    }
+
     /// Replaces the session-id generator (by default 128 bits from the operating
     /// system's CSPRNG, 22 URL-safe characters). The server still guarantees
     /// uniqueness among live sessions; the generator must return non-empty ids made of
@@ -269,8 +279,10 @@ impl ServerBuilder {
         self
     }
 
-    /// How long writing one response (or one WebSocket frame) may stall before the
-    /// connection is dropped. Defaults to 10 seconds.
+    /// How long writing to a client may make no progress before its connection is
+    /// dropped: one HTTP response, or the frames waiting for a WebSocket peer that
+    /// stopped reading (that session then ends with `transport error`; senders never
+    /// wait for it). Defaults to 10 seconds.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.write_timeout = timeout;
         self
@@ -330,16 +342,16 @@ impl ServerBuilder {
             c.polling = t.contains(&Transport::Polling);
             c.websocket = t.contains(&Transport::WebSocket);
         }
-        if !c.polling {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the websocket transport is not implemented yet: polling must be enabled",
-            ));
-        }
         if c.ping_interval.is_zero() || c.ping_timeout.is_zero() {
             return Err(Error::new(
                 ErrorKind::Config,
                 "the ping interval and timeout must be above zero",
+            ));
+        }
+        if c.max_poll_packets < 2 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "max_poll_packets must be at least 2",
             ));
         }
         if c.max_payload == 0 {

@@ -1,12 +1,14 @@
 //! The Engine.IO endpoint: request validation in the protocol's order, the error
-//! responses, the handshake, and dispatch to the polling transport.
+//! responses, the handshake, and dispatch to the polling and WebSocket transports.
 
 use std::sync::Arc;
 
 use super::cors::{self, CorsDecision};
-use super::http::{Exchange, Response};
+use super::http::{Exchange, Outcome, Response};
+use super::socket::Socket;
+use super::websocket::{self, handshake};
 use super::{polling, Inner, Transport};
-use crate::packet::Handshake;
+use crate::packet::{Handshake, Packet};
 
 /// A protocol error response (§10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +44,37 @@ impl ProtocolError {
     }
 }
 
+/// What a request under the Engine.IO path turned out to be.
+enum Routed {
+    Respond(Response),
+    /// An accepted WebSocket handshake (no sid): its `Sec-WebSocket-Accept`.
+    WebSocket(Arc<Socket>, String),
+    /// An upgrade request for a polling session.
+    Upgrade(Arc<Socket>, String),
+}
+
 /// Serves one request under the Engine.IO path.
-pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
+pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Outcome {
     let config = inner.config();
     let decision = cors::check(&config.cors, &ex.request);
-    let mut resp = route(inner, ex, &decision);
+    let mut resp = match route(inner, ex, &decision) {
+        Routed::Respond(r) => r,
+        Routed::WebSocket(socket, accept) => {
+            let open = open_packet(inner, &socket, Transport::WebSocket);
+            let mut extra = Vec::new();
+            if let Some(cookie) = &config.cookie {
+                extra.push(("Set-Cookie", cookie.render(&socket.sid, &ex.request)));
+            }
+            websocket::serve_handshake(inner, &socket, ex, &accept, &extra, &open);
+            return Outcome::Upgraded;
+        }
+        Routed::Upgrade(socket, accept) => {
+            if websocket::serve_upgrade(inner, &socket, ex, &accept).is_ok() {
+                return Outcome::Upgraded;
+            }
+            reject(&ex.request, ProtocolError::BadRequest, "second websocket")
+        }
+    };
     if !matches!(
         decision,
         CorsDecision::Refused | CorsDecision::InvalidOrigin
@@ -64,10 +92,14 @@ pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
         }
         resp.headers.extend(headers);
     }
-    resp
+    if is_websocket_upgrade(&ex.request) {
+        // E-b: a refused upgrade ends the connection.
+        resp.close = true;
+    }
+    Outcome::Respond(resp)
 }
 
-fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> Response {
+fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> Routed {
     let config = inner.config();
     let req = &ex.request;
     let refused = matches!(
@@ -78,26 +110,32 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
     if req.method == http::Method::OPTIONS {
         if refused {
             log::info!("preflight from refused origin {:?}", req.header("origin"));
-            return ProtocolError::BadRequest.response();
+            return Routed::Respond(ProtocolError::BadRequest.response());
         }
-        return Response::new(204);
+        return Routed::Respond(Response::new(204));
     }
     // 2. Transport.
     let transports: Vec<&str> = query_all(req, "transport");
     let transport = match transports.as_slice() {
         ["polling"] if config.polling => Transport::Polling,
         ["websocket"] if config.websocket => Transport::WebSocket,
-        _ => return reject(req, ProtocolError::UnknownTransport, "unknown transport"),
+        _ => {
+            return Routed::Respond(reject(
+                req,
+                ProtocolError::UnknownTransport,
+                "unknown transport",
+            ))
+        }
     };
     // 3. Origin.
     if refused {
-        return reject(req, ProtocolError::BadRequest, "origin not allowed");
+        return Routed::Respond(reject(req, ProtocolError::BadRequest, "origin not allowed"));
     }
     let eio: Vec<&str> = query_all(req, "EIO");
     let sids: Vec<&str> = query_all(req, "sid");
     let is_upgrade = is_websocket_upgrade(req);
     if sids.len() > 1 {
-        return reject(req, ProtocolError::UnknownSid, "repeated sid");
+        return Routed::Respond(reject(req, ProtocolError::UnknownSid, "repeated sid"));
     }
     match sids.first().copied().filter(|s| !s.is_empty()) {
         Some(sid) => {
@@ -107,69 +145,129 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                     && transport == Transport::Polling
                     && inner.take_recent_client_close(sid)
                 {
-                    return polling::noop_response();
+                    return Routed::Respond(polling::noop_response());
                 }
-                return reject(req, ProtocolError::UnknownSid, "unknown sid");
+                return Routed::Respond(reject(req, ProtocolError::UnknownSid, "unknown sid"));
             };
             if eio.as_slice() != ["4"] {
-                return reject(
+                return Routed::Respond(reject(
                     req,
                     ProtocolError::BadRequest,
                     "EIO differs from the session's",
-                );
+                ));
             }
             if req.method != http::Method::GET && req.method != http::Method::POST {
-                return reject(
+                return Routed::Respond(reject(
                     req,
                     ProtocolError::BadRequest,
                     "method not allowed with a sid",
-                );
+                ));
             }
-            if transport == Transport::WebSocket || is_upgrade {
-                return reject(req, ProtocolError::BadRequest, "websocket not available");
+            if (transport == Transport::WebSocket) != is_upgrade {
+                return Routed::Respond(reject(
+                    req,
+                    ProtocolError::BadRequest,
+                    "transport/upgrade mismatch",
+                ));
+            }
+            if transport == Transport::WebSocket {
+                if !config.allow_upgrades {
+                    return Routed::Respond(reject(
+                        req,
+                        ProtocolError::BadRequest,
+                        "upgrades not allowed",
+                    ));
+                }
+                if socket.transport() != Transport::Polling {
+                    // W5, X5.
+                    return Routed::Respond(reject(
+                        req,
+                        ProtocolError::BadRequest,
+                        "second websocket",
+                    ));
+                }
+                return match handshake::accept_key(req) {
+                    Ok(accept) => Routed::Upgrade(socket, accept),
+                    Err(why) => Routed::Respond(reject(req, ProtocolError::BadRequest, why)),
+                };
             }
             if socket.transport() != Transport::Polling {
-                return reject(req, ProtocolError::BadRequest, "session is not on polling");
+                return Routed::Respond(reject(
+                    req,
+                    ProtocolError::BadRequest,
+                    "session is not on polling",
+                ));
             }
             if socket.is_lingering() && req.method == http::Method::POST {
-                return reject(req, ProtocolError::UnknownSid, "session closed");
+                return Routed::Respond(reject(req, ProtocolError::UnknownSid, "session closed"));
             }
             if req.method == http::Method::GET {
-                polling::get(inner, &socket, ex)
+                Routed::Respond(polling::get(inner, &socket, ex))
             } else {
-                polling::post(inner, &socket, ex)
+                Routed::Respond(polling::post(inner, &socket, ex))
             }
         }
         None => {
             // 5. Handshake.
             if req.method != http::Method::GET {
-                return reject(
+                return Routed::Respond(reject(
                     req,
                     ProtocolError::BadHandshakeMethod,
                     "handshake not a GET",
-                );
+                ));
             }
             if eio.as_slice() != ["4"] {
-                return reject(req, ProtocolError::UnsupportedProtocolVersion, "bad EIO");
+                return Routed::Respond(reject(
+                    req,
+                    ProtocolError::UnsupportedProtocolVersion,
+                    "bad EIO",
+                ));
             }
             if (transport == Transport::WebSocket) != is_upgrade {
-                return reject(req, ProtocolError::BadRequest, "transport/upgrade mismatch");
+                return Routed::Respond(reject(
+                    req,
+                    ProtocolError::BadRequest,
+                    "transport/upgrade mismatch",
+                ));
             }
-            if transport == Transport::WebSocket {
-                return reject(req, ProtocolError::BadRequest, "websocket not available");
-            }
+            let accept = if transport == Transport::WebSocket {
+                match handshake::accept_key(req) {
+                    Ok(a) => Some(a),
+                    Err(why) => {
+                        return Routed::Respond(reject(req, ProtocolError::BadRequest, why))
+                    }
+                }
+            } else {
+                None
+            };
             if !inner.is_running() {
-                return Response::new(503).closing();
+                return Routed::Respond(Response::new(503).closing());
             }
-            handshake(inner, ex)
+            let socket = match connect(inner, ex, transport) {
+                Ok(s) => s,
+                Err(resp) => return Routed::Respond(resp),
+            };
+            match accept {
+                Some(accept) => Routed::WebSocket(socket, accept),
+                None => Routed::Respond(polling_handshake(inner, ex, socket)),
+            }
         }
     }
 }
 
-fn handshake(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
-    let config = inner.config();
-    let Some(socket) = inner.create_session(Transport::Polling) else {
-        return Response::with_body(500, "text/plain", "cannot create a session");
+/// Creates a session and runs the connect handler (H3): the accepted session, or the
+/// response refusing it.
+fn connect(
+    inner: &Arc<Inner>,
+    ex: &Exchange<'_>,
+    transport: Transport,
+) -> Result<Arc<Socket>, Response> {
+    let Some(socket) = inner.create_session(transport) else {
+        return Err(Response::with_body(
+            500,
+            "text/plain",
+            "cannot create a session",
+        ));
     };
     if let Err(rejection) = inner.run_connect(&socket, &ex.request) {
         log::info!(
@@ -177,16 +275,22 @@ fn handshake(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
             ex.request.remote_addr
         );
         let body = serde_json::to_vec(&rejection.data).unwrap_or_default();
-        return Response::with_body(401, "application/json", body);
+        return Err(Response::with_body(401, "application/json", body));
     }
     log::info!(
-        "session {} opened (polling) from {}",
+        "session {} opened ({transport}) from {}",
         socket.sid,
         ex.request.remote_addr
     );
-    let open = Handshake {
+    Ok(socket)
+}
+
+/// The OPEN packet (H4, H5).
+pub(crate) fn open_packet(inner: &Inner, socket: &Socket, transport: Transport) -> Packet {
+    let config = inner.config();
+    Handshake {
         sid: socket.sid.to_string(),
-        upgrades: if config.offers_upgrade() {
+        upgrades: if transport == Transport::Polling && config.offers_upgrade() {
             vec!["websocket".into()]
         } else {
             vec![]
@@ -196,7 +300,12 @@ fn handshake(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Response {
         max_payload: config.max_payload as u64,
     }
     .to_packet()
-    .encode();
+}
+
+/// The polling handshake's response (H6): the OPEN packet alone.
+fn polling_handshake(inner: &Arc<Inner>, ex: &Exchange<'_>, socket: Arc<Socket>) -> Response {
+    let config = inner.config();
+    let open = open_packet(inner, &socket, Transport::Polling).encode();
     let mut resp = polling::payload_response(open.into_bytes());
     if let Some(cookie) = &config.cookie {
         resp.headers

@@ -1,5 +1,6 @@
 //! One thread keeps every session's deadlines: the next ping, the pong deadline and
-//! the close timeout of a lingering session. Deadlines are exact (no sweep period).
+//! the close timeout of a lingering session, the upgrade timeout of a probing WebSocket
+//! and the bound on a closing WebSocket. Deadlines are exact (no sweep period).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,6 +18,10 @@ pub(crate) enum Timer {
     Ping,
     PongDeadline,
     CloseTimeout,
+    /// A probing WebSocket that has not completed the upgrade in time (gen: probe id).
+    UpgradeTimeout,
+    /// A closed WebSocket whose peer has not closed its side in time.
+    HardClose,
 }
 
 struct Entry {
@@ -90,7 +95,7 @@ impl Heartbeat {
         }
     }
 
-    fn push(&self, socket: &Arc<Socket>, at: Instant, kind: Timer, gen: u64) {
+    pub(crate) fn push(&self, socket: &Arc<Socket>, at: Instant, kind: Timer, gen: u64) {
         let mut t = self.shared.timers.lock();
         t.seq += 1;
         let earliest = t.heap.peek().map(|e| e.0.at);

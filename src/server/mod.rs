@@ -22,7 +22,10 @@
 //!
 //! # Threads
 //! One thread accepts connections, one thread serves each TCP connection (handlers run
-//! there), and one heartbeat thread keeps every session's ping and timeout deadlines.
+//! there; a WebSocket's connection thread is its reader), and one heartbeat thread
+//! keeps every session's ping and timeout deadlines. Sends never wait for a peer: a
+//! WebSocket peer that stops reading gets a short-lived flusher thread of its own,
+//! bounded by the write timeout, and nobody else waits for it.
 
 mod app;
 mod config;
@@ -36,6 +39,7 @@ mod request;
 mod sid;
 mod socket;
 pub mod static_files;
+mod websocket;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -59,7 +63,7 @@ pub use crate::transport::Transport;
 use self::config::Config;
 use self::heartbeat::Heartbeat;
 use self::http::listener::Listener;
-use self::socket::Socket;
+use self::socket::{Outgoing, Socket};
 use crate::packet::Packet;
 use crate::{Error, ErrorKind, Result};
 
@@ -249,7 +253,7 @@ impl Server {
     pub fn send(&self, sid: &str, message: impl Into<Message>) -> Result<()> {
         let socket = self.inner.find(sid)?;
         self.inner
-            .send_packet(&socket, Arc::new(Packet::Message(message.into())))
+            .send_packet(&socket, &Outgoing::new(Packet::Message(message.into())))
     }
 
     /// Serializes `value` as JSON and sends it as a text message.
@@ -268,17 +272,36 @@ impl Server {
     /// As [`send`](Self::send).
     pub fn send_packet(&self, sid: &str, packet: Packet) -> Result<()> {
         let socket = self.inner.find(sid)?;
-        self.inner.send_packet(&socket, Arc::new(packet))
+        self.inner.send_packet(&socket, &Outgoing::new(packet))
     }
 
-    /// Sends one message to every open session. The message is built once and shared
-    /// by all queues. Returns how many sessions it was queued for.
+    /// Sends one message to every open session and returns how many it was sent to.
+    ///
+    /// The message is encoded once: polling sessions share one packet in their queues,
+    /// WebSocket sessions one frame, written from the calling thread without waking a
+    /// thread per recipient. A recipient that does not read never slows the others
+    /// (see [`ServerBuilder::write_timeout`]).
     pub fn broadcast(&self, message: impl Into<Message>) -> usize {
-        let packet = Arc::new(Packet::Message(message.into()));
+        let out = Outgoing::new(Packet::Message(message.into()));
         let sockets: Vec<Arc<Socket>> = self.inner.sessions.read().values().cloned().collect();
         sockets
             .iter()
-            .filter(|s| self.inner.send_packet(s, packet.clone()).is_ok())
+            .filter(|s| self.inner.send_packet(s, &out).is_ok())
+            .count()
+    }
+
+    /// Sends one message to the sessions in `sids` (unknown or closed ones are
+    /// skipped), encoding it once as [`broadcast`](Self::broadcast) does. Returns how
+    /// many it was sent to.
+    pub fn send_many<'a>(
+        &self,
+        sids: impl IntoIterator<Item = &'a str>,
+        message: impl Into<Message>,
+    ) -> usize {
+        let out = Outgoing::new(Packet::Message(message.into()));
+        sids.into_iter()
+            .filter_map(|sid| self.inner.find(sid).ok())
+            .filter(|s| self.inner.send_packet(s, &out).is_ok())
             .count()
     }
 
@@ -490,10 +513,17 @@ impl Inner {
     pub(crate) fn send_packet(
         self: &Arc<Self>,
         socket: &Arc<Socket>,
-        packet: Arc<Packet>,
+        out: &Outgoing,
     ) -> Result<()> {
-        match socket.enqueue(packet, self.config.max_buffered) {
+        match socket.enqueue(out, self.config.max_buffered) {
             Ok(()) => Ok(()),
+            Err(socket::EnqueueError::Failed) => {
+                self.close(socket, Reason::TransportError);
+                Err(Error::new(
+                    ErrorKind::SessionClosed,
+                    "the WebSocket write failed",
+                ))
+            }
             Err(socket::EnqueueError::Closed) => Err(Error::from_kind(ErrorKind::SessionClosed)),
             Err(socket::EnqueueError::Unencodable) => Err(Error::new(
                 ErrorKind::InvalidMessage,
@@ -584,7 +614,11 @@ impl Inner {
     }
 
     /// Hands received packets to the session, in order, one handler call at a time.
-    pub(crate) fn deliver(self: &Arc<Self>, socket: &Arc<Socket>, packets: Vec<Packet>) {
+    pub(crate) fn deliver(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        packets: impl IntoIterator<Item = Packet>,
+    ) {
         let guard = socket.handler_lock.lock();
         for packet in packets {
             if !socket.is_open() {
@@ -632,7 +666,23 @@ impl Inner {
         self.close_with(socket, reason, true)
     }
 
+    /// Closes a session whose WebSocket broke the rules: the close frame carries
+    /// `code` (1002, 1007, 1009).
+    pub(crate) fn close_ws(self: &Arc<Self>, socket: &Arc<Socket>, reason: Reason, code: u16) {
+        self.close_full(socket, reason, false, Some(code))
+    }
+
     fn close_with(self: &Arc<Self>, socket: &Arc<Socket>, reason: Reason, now: bool) {
+        self.close_full(socket, reason, now, None)
+    }
+
+    fn close_full(
+        self: &Arc<Self>,
+        socket: &Arc<Socket>,
+        reason: Reason,
+        now: bool,
+        ws_code: Option<u16>,
+    ) {
         let linger = reason == Reason::ServerDisconnect && !now;
         match socket.begin_close(reason, linger) {
             socket::CloseOutcome::AlreadyClosed => return,
@@ -643,7 +693,29 @@ impl Inner {
                 gen,
             ),
         }
-        if reason == Reason::ClientDisconnect {
+        if let Some(probe) = socket.take_probe() {
+            probe.shutdown();
+        }
+        if let Some(ws) = socket.ws_writer() {
+            // W10 and the close table (§9).
+            let (close_packet, code) = match reason {
+                _ if ws_code.is_some() => (false, ws_code),
+                Reason::ServerDisconnect => (true, Some(if now { 1001 } else { 1000 })),
+                Reason::PingTimeout => (true, Some(1000)),
+                Reason::ClientDisconnect => (false, Some(1000)),
+                Reason::ParseError => (false, Some(1002)),
+                Reason::TransportError => (false, Some(1002)),
+                Reason::TransportClose => (false, None),
+            };
+            ws.close(close_packet, code);
+            self.heartbeat.push(
+                socket,
+                Instant::now() + WS_CLOSE_WAIT,
+                heartbeat::Timer::HardClose,
+                0,
+            );
+        }
+        if reason == Reason::ClientDisconnect && socket.transport() == Transport::Polling {
             let mut recent = self.recently_closed.lock();
             let now = Instant::now();
             recent.retain(|_, t| now.duration_since(*t) < CLIENT_CLOSE_GRACE);
@@ -713,7 +785,34 @@ impl Inner {
                     self.forget(socket);
                 }
             }
+            heartbeat::Timer::UpgradeTimeout => {
+                log::debug!("session {}: upgrade timed out", socket.sid);
+                if let Some(gen) = socket.abort_probe(gen) {
+                    self.schedule_ping(socket, gen);
+                }
+            }
+            heartbeat::Timer::HardClose => {
+                if let Some(ws) = socket.ws_writer() {
+                    ws.shutdown();
+                }
+            }
         }
+    }
+
+    /// Schedules the next ping of heartbeat generation `gen`, a ping interval from now.
+    pub(crate) fn schedule_ping(&self, socket: &Arc<Socket>, gen: u64) {
+        self.heartbeat
+            .schedule(socket, Instant::now() + self.config.ping_interval, gen);
+    }
+
+    /// Bounds an upgrade: probe `id` must complete within the upgrade timeout.
+    pub(crate) fn schedule_upgrade_timeout(&self, socket: &Arc<Socket>, id: u64) {
+        self.heartbeat.push(
+            socket,
+            Instant::now() + self.config.upgrade_timeout,
+            heartbeat::Timer::UpgradeTimeout,
+            id,
+        );
     }
 
     /// Starts the heartbeat of a session whose handshake response has been written.
@@ -724,6 +823,9 @@ impl Inner {
         }
     }
 }
+
+/// How long a closed WebSocket waits for its peer's close frame before dropping TCP (W10).
+const WS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long after a client's close a trailing GET gets a noop instead of an error.
 const CLIENT_CLOSE_GRACE: Duration = Duration::from_secs(1);

@@ -33,7 +33,9 @@ pub(crate) fn get(inner: &Arc<Inner>, socket: &Arc<Socket>, ex: &mut Exchange<'_
             return ProtocolError::BadRequest.response();
         }
     };
-    let answer = socket.poll(id, config.poll_timeout(), &|| ex.peer_closed());
+    let answer = socket.poll(id, config.poll_timeout(), config.max_poll_packets, &|| {
+        ex.peer_closed()
+    });
     let packets = match answer {
         PollAnswer::PeerGone => {
             log::info!("session {}: client dropped its long-poll", socket.sid);

@@ -70,6 +70,34 @@ impl Request {
     }
 }
 
+#[cfg(test)]
+impl Request {
+    /// A request for unit tests: `target` is a path with an optional query.
+    pub(crate) fn for_tests(
+        method: http::Method,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Request {
+        let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Request {
+            method,
+            path: path.into(),
+            raw_query: raw_query.into(),
+            query: parse_query(raw_query),
+            headers: map,
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            secure: false,
+        }
+    }
+}
+
 /// Splits a query string into percent-decoded pairs (`application/x-www-form-urlencoded`:
 /// `+` is a space). Invalid percent escapes are kept literally.
 pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {

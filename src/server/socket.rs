@@ -2,13 +2,38 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
+use super::websocket::writer::{encode_frame, WriteError, Writer};
 use super::{Reason, Sid, Transport};
 use crate::packet::Packet;
+
+/// An outgoing packet, shared by every recipient of a broadcast: its WebSocket frames
+/// are encoded once, on first use.
+pub(crate) struct Outgoing {
+    pub packet: Arc<Packet>,
+    frame: OnceLock<Bytes>,
+    b64_frame: OnceLock<Bytes>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(packet: Packet) -> Outgoing {
+        Outgoing {
+            packet: Arc::new(packet),
+            frame: OnceLock::new(),
+            b64_frame: OnceLock::new(),
+        }
+    }
+
+    fn frame(&self, b64: bool) -> Bytes {
+        let cell = if b64 { &self.b64_frame } else { &self.frame };
+        cell.get_or_init(|| encode_frame(&self.packet, b64)).clone()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -37,6 +62,13 @@ struct State {
     /// Bumped to cancel every scheduled timer of the session.
     hb_gen: u64,
     ping_outstanding: bool,
+    /// The WebSocket the session uses (WebSocket-only, or upgraded).
+    ws: Option<Arc<Writer>>,
+    /// A WebSocket opened to upgrade, with its id.
+    probe: Option<(u64, Arc<Writer>)>,
+    next_probe: u64,
+    /// The probe was answered: polling is paused until the upgrade ends.
+    upgrading: bool,
 }
 
 /// A session.
@@ -53,6 +85,18 @@ pub(crate) enum EnqueueError {
     Closed,
     Overflow,
     Unencodable,
+    /// The WebSocket write failed.
+    Failed,
+}
+
+impl From<WriteError> for EnqueueError {
+    fn from(e: WriteError) -> EnqueueError {
+        match e {
+            WriteError::Closed => EnqueueError::Closed,
+            WriteError::Failed => EnqueueError::Failed,
+            WriteError::Overflow => EnqueueError::Overflow,
+        }
+    }
 }
 
 pub(crate) enum CloseOutcome {
@@ -86,6 +130,10 @@ impl Socket {
                 post_in_flight: false,
                 hb_gen: 0,
                 ping_outstanding: false,
+                ws: None,
+                probe: None,
+                next_probe: 0,
+                upgrading: false,
             }),
             wake: Condvar::new(),
             handler_lock: Mutex::new(()),
@@ -120,24 +168,29 @@ impl Socket {
         }
     }
 
-    pub(crate) fn enqueue(&self, packet: Arc<Packet>, max: usize) -> Result<(), EnqueueError> {
+    pub(crate) fn enqueue(&self, out: &Outgoing, max: usize) -> Result<(), EnqueueError> {
         let mut st = self.state.lock();
         if !matches!(st.phase, Phase::Open | Phase::Connecting) {
             return Err(EnqueueError::Closed);
         }
+        if let Some(ws) = st.ws.clone() {
+            // Frames are ordered by the writer's own lock; no need to hold ours.
+            drop(st);
+            return Ok(ws.send(out.frame(ws.b64))?);
+        }
         if st.transport == Transport::Polling {
-            if let Packet::Message(m) = &*packet {
+            if let Packet::Message(m) = &*out.packet {
                 if !crate::payload::fits_polling(m) {
                     return Err(EnqueueError::Unencodable);
                 }
             }
         }
-        let size = packet.encoded_len();
+        let size = out.packet.encoded_len();
         if st.queued_bytes + size > max {
             return Err(EnqueueError::Overflow);
         }
         st.queued_bytes += size;
-        st.queue.push_back(packet);
+        st.queue.push_back(out.packet.clone());
         if st.get_pending != 0 {
             self.wake.notify_all();
         }
@@ -203,6 +256,12 @@ impl Socket {
             return false;
         }
         st.ping_outstanding = true;
+        if let Some(ws) = st.ws.clone() {
+            drop(st);
+            // A failed write shows up in the reader, which ends the session.
+            let _ = ws.send(Bytes::from_static(b"\x81\x012"));
+            return true;
+        }
         let p = Arc::new(Packet::Ping(String::new()));
         st.queued_bytes += 1;
         st.queue.push_back(p);
@@ -249,6 +308,7 @@ impl Socket {
         &self,
         id: u64,
         timeout: Duration,
+        max_packets: usize,
         peer_gone: &dyn Fn() -> bool,
     ) -> PollAnswer {
         let deadline = Instant::now() + timeout;
@@ -257,17 +317,34 @@ impl Socket {
             if st.displaced_get == id {
                 break vec![Arc::new(Packet::Close)];
             }
+            if st.phase == Phase::Open && (st.upgrading || st.transport == Transport::WebSocket) {
+                // Queued packets stay for the WebSocket (§8 steps 2, 3, 5).
+                break vec![Arc::new(Packet::Noop)];
+            }
             match st.phase {
                 Phase::Closed | Phase::Lingering => {
                     let mut out: Vec<Arc<Packet>> = Vec::new();
                     match st.reason {
                         Some(Reason::ClientDisconnect) => out.push(Arc::new(Packet::Noop)),
                         Some(Reason::ServerDisconnect) => {
-                            out.extend(st.queue.drain(..));
+                            if st.phase == Phase::Lingering && st.queue.len() >= max_packets {
+                                // More than one response's worth: the close packet
+                                // comes with a later long-poll.
+                                break Self::take(&mut st, max_packets);
+                            }
+                            let dropped = st.queue.len().saturating_sub(max_packets - 1);
+                            if dropped > 0 {
+                                log::debug!(
+                                    "session {}: {dropped} packets dropped at close",
+                                    self.sid
+                                );
+                            }
+                            out.extend(Self::take(&mut st, max_packets - 1));
                             out.push(Arc::new(Packet::Close));
                         }
                         _ => out.push(Arc::new(Packet::Close)),
                     }
+                    st.queue.clear();
                     st.queued_bytes = 0;
                     if st.phase == Phase::Lingering {
                         st.phase = Phase::Closed;
@@ -277,8 +354,7 @@ impl Socket {
                 _ => {}
             }
             if !st.queue.is_empty() {
-                st.queued_bytes = 0;
-                break st.queue.drain(..).collect();
+                break Self::take(&mut st, max_packets);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -297,6 +373,15 @@ impl Socket {
         PollAnswer::Packets(answer)
     }
 
+    /// Takes up to `n` queued packets, oldest first.
+    fn take(st: &mut State, n: usize) -> Vec<Arc<Packet>> {
+        let n = n.min(st.queue.len());
+        let out: Vec<Arc<Packet>> = st.queue.drain(..n).collect();
+        let bytes: usize = out.iter().map(|p| p.encoded_len()).sum();
+        st.queued_bytes = st.queued_bytes.saturating_sub(bytes);
+        out
+    }
+
     /// Starts a POST. `false` if one is already in flight (D2).
     pub(crate) fn begin_post(&self) -> bool {
         let mut st = self.state.lock();
@@ -309,5 +394,121 @@ impl Socket {
 
     pub(crate) fn end_post(&self) {
         self.state.lock().post_in_flight = false;
+    }
+
+    /// The session's WebSocket writer, if it has one.
+    pub(crate) fn ws_writer(&self) -> Option<Arc<Writer>> {
+        self.state.lock().ws.clone()
+    }
+
+    /// Takes the probing WebSocket, if any (the session is closing).
+    pub(crate) fn take_probe(&self) -> Option<Arc<Writer>> {
+        let mut st = self.state.lock();
+        st.upgrading = false;
+        st.probe.take().map(|(_, w)| w)
+    }
+
+    /// Gives a WebSocket-only session its socket: the open packet goes first, then
+    /// whatever the connect handler queued. `false` if the session has closed.
+    pub(crate) fn attach_ws(&self, ws: Arc<Writer>, open: &Packet) -> bool {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Open {
+            return false;
+        }
+        let _ = ws.send_packet(open);
+        for p in st.queue.drain(..) {
+            let _ = ws.send_packet(&p);
+        }
+        st.queued_bytes = 0;
+        st.ws = Some(ws);
+        true
+    }
+
+    /// Registers a WebSocket opened to upgrade this polling session; its id, or
+    /// `None` if the session cannot upgrade now (W5).
+    pub(crate) fn attach_probe(&self, ws: Arc<Writer>) -> Option<u64> {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Open || st.transport != Transport::Polling || st.probe.is_some() {
+            return None;
+        }
+        st.next_probe += 1;
+        let id = st.next_probe;
+        st.probe = Some((id, ws));
+        Some(id)
+    }
+
+    fn probe_is(st: &State, id: u64) -> bool {
+        st.phase == Phase::Open && matches!(&st.probe, Some((p, _)) if *p == id)
+    }
+
+    /// `2probe` arrived on probe `id`: pause polling (a waiting GET answers `6`) and
+    /// the heartbeat (B7). `false` if the probe is no longer current.
+    pub(crate) fn probe_pinged(&self, id: u64) -> bool {
+        let mut st = self.state.lock();
+        if !Self::probe_is(&st, id) {
+            return false;
+        }
+        st.upgrading = true;
+        st.hb_gen += 1;
+        st.ping_outstanding = false;
+        self.wake.notify_all();
+        true
+    }
+
+    /// `5` arrived on probe `id`: the WebSocket becomes the transport, and every queued
+    /// packet is flushed over it in order. Returns the new heartbeat generation.
+    pub(crate) fn complete_upgrade(&self, id: u64) -> Option<u64> {
+        let mut st = self.state.lock();
+        if !Self::probe_is(&st, id) {
+            return None;
+        }
+        let (_, ws) = st.probe.take()?;
+        for p in st.queue.drain(..) {
+            let _ = ws.send_packet(&p);
+        }
+        st.queued_bytes = 0;
+        st.ws = Some(ws);
+        st.transport = Transport::WebSocket;
+        st.upgrading = false;
+        st.hb_gen += 1;
+        st.ping_outstanding = false;
+        self.wake.notify_all();
+        Some(st.hb_gen)
+    }
+
+    /// Drops probe `id` (it failed, closed or timed out): the session stays on
+    /// polling. `Some(gen)` when the heartbeat was paused and must restart with that
+    /// generation; `None` otherwise (including when `id` is no longer the probe).
+    pub(crate) fn abort_probe(&self, id: u64) -> Option<u64> {
+        let mut st = self.state.lock();
+        if !matches!(&st.probe, Some((p, _)) if *p == id) {
+            return None;
+        }
+        let (_, ws) = st.probe.take()?;
+        ws.close(false, Some(1000));
+        ws.shutdown();
+        let was_upgrading = std::mem::replace(&mut st.upgrading, false);
+        if was_upgrading && st.phase == Phase::Open {
+            st.hb_gen += 1;
+            st.ping_outstanding = false;
+            return Some(st.hb_gen);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Message;
+
+    #[test]
+    fn outgoing_frames_are_encoded_once_and_shared() {
+        let out = Outgoing::new(Packet::Message(Message::Binary(vec![1u8, 2, 3].into())));
+        let a = out.frame(false);
+        let b = out.frame(false);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the second recipient re-encoded");
+        assert_eq!(&a[..], b"\x82\x03\x01\x02\x03");
+        assert_eq!(&out.frame(true)[..], b"\x81\x05bAQID");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::response::Response;
@@ -21,7 +22,6 @@ pub(crate) enum Outcome {
     /// Write this response, then keep the connection alive unless it says otherwise.
     Respond(Response),
     /// The service took the connection over and has finished with it.
-    #[allow(dead_code)]
     Upgraded,
 }
 
@@ -69,7 +69,7 @@ impl Exchange<'_> {
         }
         if self.expect_continue {
             self.expect_continue = false;
-            let mut s = &self.conn.stream;
+            let mut s = &*self.conn.stream;
             s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .map_err(BodyError::Io)?;
         }
@@ -153,12 +153,11 @@ impl Exchange<'_> {
         closed
     }
 
-    /// Takes the connection over (for a WebSocket): an independent handle on the socket
-    /// and the bytes already read past the request head.
-    #[allow(dead_code)]
-    pub(crate) fn take_connection(&mut self) -> io::Result<(TcpStream, Vec<u8>)> {
-        let stream = self.conn.stream.try_clone()?;
-        Ok((stream, std::mem::take(&mut self.conn.buf)))
+    /// Takes the connection over (for a WebSocket): a shared handle on the socket (no
+    /// new file descriptor: `&TcpStream` reads and writes) and the bytes already read
+    /// past the request head.
+    pub(crate) fn take_connection(&mut self) -> (Arc<TcpStream>, Vec<u8>) {
+        (self.conn.stream.clone(), std::mem::take(&mut self.conn.buf))
     }
 
     /// The socket of this connection.
@@ -170,7 +169,7 @@ impl Exchange<'_> {
 
 /// The connection's socket and read buffer.
 struct Conn {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     /// Bytes read but not consumed yet.
     buf: Vec<u8>,
     limits: Limits,
@@ -187,7 +186,7 @@ impl Conn {
             .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 4096];
         loop {
-            match self.stream.read(&mut chunk) {
+            match (&*self.stream).read(&mut chunk) {
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(n);
@@ -211,7 +210,7 @@ impl Conn {
                     return Err(io::ErrorKind::TimedOut.into());
                 }
                 self.stream.set_read_timeout(Some(deadline - now))?;
-                match self.stream.read(&mut out[filled..]) {
+                match (&*self.stream).read(&mut out[filled..]) {
                     Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -255,7 +254,7 @@ impl Conn {
     fn write_response(&mut self, resp: &mut Response) -> io::Result<()> {
         self.stream
             .set_write_timeout(Some(self.limits.write_timeout))?;
-        let mut s = &self.stream;
+        let mut s = &*self.stream;
         resp.write_to(&mut s)
     }
 }
@@ -277,7 +276,7 @@ struct Head {
 
 /// Serves one connection until it closes, idles out or is taken over.
 pub(crate) fn serve_connection(
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     peer: SocketAddr,
     limits: Limits,
     service: &dyn Service,

@@ -17,7 +17,7 @@ use super::Limits;
 /// The connections being served, so that a stop can close them and wait for them.
 #[derive(Default)]
 struct Connections {
-    open: Mutex<HashMap<u64, TcpStream>>,
+    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     drained: Condvar,
 }
 
@@ -139,9 +139,9 @@ fn accept_loop(
     let mut backoff = Duration::from_millis(5);
     loop {
         let (stream, peer) = match listener.accept() {
-            Ok(x) => {
+            Ok((s, p)) => {
                 backoff = Duration::from_millis(5);
-                x
+                (Arc::new(s), p)
             }
             Err(e) => {
                 if stopping.load(Ordering::SeqCst) {
@@ -169,15 +169,7 @@ fn accept_loop(
                 refuse(stream);
                 continue;
             }
-            match stream.try_clone() {
-                Ok(clone) => {
-                    open.insert(id, clone);
-                }
-                Err(e) => {
-                    log::error!("cannot track connection from {peer}: {e}");
-                    continue;
-                }
-            }
+            open.insert(id, stream.clone());
         }
         log::trace!("connection {id} from {peer}");
         let service = service.clone();
@@ -202,9 +194,9 @@ fn accept_loop(
 }
 
 /// Answers 503 without reading, then closes.
-fn refuse(stream: TcpStream) {
+fn refuse(stream: Arc<TcpStream>) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let mut s = &stream;
+    let mut s = &*stream;
     let _ = s.write_all(
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     );

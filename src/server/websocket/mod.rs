@@ -1,0 +1,293 @@
+//! The WebSocket transport: WebSocket-only sessions, the polling → WebSocket upgrade
+//! (probe, pause, `5`), and the reader that runs on the connection's own thread.
+//!
+//! The connection thread that received the upgrade request becomes the WebSocket's
+//! reader: it parses frames with tungstenite (a 4 KiB read buffer, messages over
+//! `max_payload` refused from the frame header) and hands packets to the handlers.
+//! Every write goes through the session's [`Writer`], so senders, the heartbeat and
+//! the reader's own replies never wait for the peer nor interleave their frames.
+
+pub(crate) mod handshake;
+pub(crate) mod writer;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tungstenite::protocol::{Role as WsRole, WebSocket, WebSocketConfig};
+
+use self::writer::Writer;
+use super::http::Exchange;
+use super::socket::Socket;
+use super::{Inner, Reason};
+use crate::packet::{Message, Packet};
+
+/// The frames tungstenite reads come from the socket; the replies it writes (pongs,
+/// close replies) go through the session's writer, whole frames under its lock.
+struct Duplex {
+    stream: Arc<TcpStream>,
+    writer: Arc<Writer>,
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.stream).read(buf)
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.send_raw(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the reader is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Probing an upgrade of a polling session (probe id).
+    Probe(u64),
+    /// The session's transport.
+    Transport,
+}
+
+/// How a reader's conversation ended.
+enum End {
+    /// The peer closed (close frame, EOF or reset), or the server closed the socket.
+    Peer,
+    /// The peer broke a rule: close the session with this reason and close code.
+    Violation(Reason, u16),
+    /// The probe was abandoned or the session is gone: nothing more to report.
+    Quiet,
+}
+
+/// Takes over the connection of an accepted WebSocket handshake (no sid): writes the
+/// `101`, the open packet and what the connect handler queued, then reads until the
+/// session ends.
+pub(crate) fn serve_handshake(
+    inner: &Arc<Inner>,
+    socket: &Arc<Socket>,
+    ex: &mut Exchange<'_>,
+    accept: &str,
+    extra_headers: &[(&str, String)],
+    open: &Packet,
+) {
+    let b64 = wants_b64(ex);
+    let (stream, leftover) = ex.take_connection();
+    if let Err(e) = write_101(&stream, accept, extra_headers) {
+        log::info!("session {}: writing the 101 failed: {e}", socket.sid);
+        inner.close(socket, Reason::TransportError);
+        return;
+    }
+    let writer = Arc::new(new_writer(inner, &stream, b64));
+    if !socket.attach_ws(writer.clone(), open) {
+        // The connect handler closed the session it was accepting.
+        writer.close(true, Some(1000));
+        return;
+    }
+    inner.start_heartbeat(socket);
+    read_loop(inner, socket, stream, leftover, writer, Role::Transport);
+}
+
+/// Takes over the connection of an upgrade request for a polling session. `Err` if
+/// the session cannot upgrade now (W5): answer E3, nothing has been written.
+pub(crate) fn serve_upgrade(
+    inner: &Arc<Inner>,
+    socket: &Arc<Socket>,
+    ex: &mut Exchange<'_>,
+    accept: &str,
+) -> Result<(), ()> {
+    let b64 = wants_b64(ex);
+    let (stream, leftover) = ex.take_connection();
+    let writer = Arc::new(new_writer(inner, &stream, b64));
+    let Some(id) = socket.attach_probe(writer.clone()) else {
+        return Err(());
+    };
+    inner.schedule_upgrade_timeout(socket, id);
+    if let Err(e) = write_101(&stream, accept, &[]) {
+        log::info!("session {}: writing the 101 failed: {e}", socket.sid);
+        if let Some(gen) = socket.abort_probe(id) {
+            inner.schedule_ping(socket, gen);
+        }
+        return Ok(());
+    }
+    log::debug!("session {}: probing websocket {id}", socket.sid);
+    read_loop(inner, socket, stream, leftover, writer, Role::Probe(id));
+    Ok(())
+}
+
+fn wants_b64(ex: &Exchange<'_>) -> bool {
+    ex.request.query("b64").is_some_and(|v| !v.is_empty())
+}
+
+fn new_writer(inner: &Arc<Inner>, stream: &Arc<TcpStream>, b64: bool) -> Writer {
+    let config = inner.config();
+    Writer::new(
+        stream.clone(),
+        b64,
+        config.max_buffered,
+        config.limits.write_timeout,
+    )
+}
+
+fn write_101(stream: &TcpStream, accept: &str, extra: &[(&str, String)]) -> io::Result<()> {
+    // Reads block from now on: the heartbeat and the upgrade timeout bound them.
+    stream.set_read_timeout(None)?;
+    let head = handshake::switching_protocols(accept, extra);
+    let mut s = stream;
+    s.write_all(&head)
+}
+
+fn read_loop(
+    inner: &Arc<Inner>,
+    socket: &Arc<Socket>,
+    stream: Arc<TcpStream>,
+    leftover: Vec<u8>,
+    writer: Arc<Writer>,
+    mut role: Role,
+) {
+    let max = inner.config().max_payload;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let duplex = Duplex {
+        stream: stream.clone(),
+        writer: writer.clone(),
+    };
+    let mut ws = WebSocket::from_partially_read(duplex, leftover, WsRole::Server, Some(config));
+    let end = loop {
+        let packet = match ws.read() {
+            Ok(tungstenite::Message::Text(text)) => match Packet::decode(text.as_str()) {
+                Ok(p) => p,
+                Err(e) => {
+                    log::info!("session {}: undecodable websocket packet: {e}", socket.sid);
+                    break End::Violation(Reason::ParseError, 1002);
+                }
+            },
+            Ok(tungstenite::Message::Binary(data)) => Packet::Message(Message::Binary(data)),
+            Ok(tungstenite::Message::Close(_)) => {
+                // Let tungstenite's close reply out before the session closes.
+                let _ = ws.flush();
+                break End::Peer;
+            }
+            Ok(_) => continue, // WebSocket ping/pong: answered by tungstenite (W11).
+            Err(e) => break classify(socket, e),
+        };
+        match role {
+            Role::Probe(id) => match packet {
+                Packet::Ping(data) if data == "probe" => {
+                    if !socket.probe_pinged(id) {
+                        break End::Quiet;
+                    }
+                    let _ = writer.send_packet(&Packet::Pong("probe".into()));
+                }
+                Packet::Upgrade => match socket.complete_upgrade(id) {
+                    Some(gen) => {
+                        log::info!("session {} upgraded to websocket", socket.sid);
+                        inner.schedule_ping(socket, gen);
+                        role = Role::Transport;
+                    }
+                    None => break End::Quiet,
+                },
+                other => {
+                    log::info!(
+                        "session {}: unexpected {:?} packet on a probing websocket",
+                        socket.sid,
+                        other.packet_type()
+                    );
+                    break End::Quiet;
+                }
+            },
+            Role::Transport => {
+                if !socket.is_open() {
+                    // Closed by the server: wait for the peer's close, drop the rest.
+                    continue;
+                }
+                inner.deliver(socket, Some(packet));
+            }
+        }
+    };
+    match role {
+        Role::Probe(id) => {
+            // X3: the session carries on over polling.
+            if let Some(gen) = socket.abort_probe(id) {
+                inner.schedule_ping(socket, gen);
+            }
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+        Role::Transport => {}
+    }
+    match end {
+        End::Violation(reason, code) => {
+            inner.close_ws(socket, reason, code);
+            drain(&stream);
+        }
+        End::Peer | End::Quiet => {
+            let reason = if writer.failed() {
+                Reason::TransportError
+            } else {
+                Reason::TransportClose
+            };
+            inner.close(socket, reason);
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Maps a tungstenite read error to how the conversation ends (W6–W9).
+fn classify(socket: &Socket, e: tungstenite::Error) -> End {
+    use tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed
+        | E::AlreadyClosed
+        | E::Io(_)
+        | E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => End::Peer,
+        E::Capacity(c) => {
+            log::info!("session {}: websocket message too large: {c}", socket.sid);
+            End::Violation(Reason::TransportError, 1009)
+        }
+        E::Utf8(_) => {
+            log::info!("session {}: invalid UTF-8 in a text frame", socket.sid);
+            End::Violation(Reason::TransportError, 1007)
+        }
+        other => {
+            log::info!("session {}: websocket protocol error: {other}", socket.sid);
+            End::Violation(Reason::TransportError, 1002)
+        }
+    }
+}
+
+/// After our close frame: waits (at most [`CLOSE_WAIT`]) for the peer's close frame
+/// or EOF, discarding the data frames it still sends.
+fn drain(stream: &TcpStream) {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    let mut buf = [0u8; 512];
+    loop {
+        let now = Instant::now();
+        if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+            return;
+        }
+        match (&*stream).read(&mut buf) {
+            Ok(0) => return,
+            // A read that starts with a close frame's first byte: the peer's reply.
+            Ok(_) if buf[0] == 0x88 => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// tungstenite's read buffer per connection: 4 KiB instead of its 128 KiB default,
+/// which it zero-fills, and which would cost ~160 KB per idle connection.
+const READ_BUFFER: usize = 4096;
+
+const CLOSE_WAIT: Duration = Duration::from_secs(1);

@@ -1,0 +1,371 @@
+//! The write side of a server WebSocket, shared by every thread that sends to it.
+//!
+//! Every byte written to the socket after the `101` goes through one [`Writer`], under
+//! its lock, one whole frame at a time: application sends, heartbeat pings, the
+//! reader's automatic pong and close replies. So frames never interleave.
+//!
+//! A send never waits for the peer. The writer tries a non-blocking `send(2)`; whatever
+//! the kernel does not take at once is kept, in order, and a short-lived flusher
+//! thread writes it out, giving up (and failing the session) if the socket makes no
+//! progress for the send timeout. A healthy peer never needs a flusher; a peer that
+//! stops reading costs one thread until it catches up or times out, and never blocks
+//! the sender, other sessions or a broadcast.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use socket2::SockRef;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+use crate::packet::{Message, Packet};
+
+/// Why a frame was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum WriteError {
+    /// The writer is closed (a close frame went out, or the socket failed earlier).
+    Closed,
+    /// The socket failed now.
+    Failed,
+    /// More than the limit is waiting for a peer that does not read.
+    Overflow,
+}
+
+struct State {
+    /// Frames (or their unwritten tails) waiting for the socket, oldest first.
+    pending: VecDeque<Bytes>,
+    pending_bytes: usize,
+    flusher: bool,
+    /// No frame is taken any more.
+    closed: bool,
+    /// The socket failed or stalled: the session ends with `transport error`.
+    failed: bool,
+}
+
+/// The write side of one WebSocket connection.
+pub(crate) struct Writer {
+    stream: Arc<TcpStream>,
+    state: Mutex<State>,
+    /// Whether binary messages go out as `b`+base64 text frames (the `b64` query).
+    pub b64: bool,
+    max_pending: usize,
+    send_timeout: Duration,
+}
+
+const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
+
+impl Writer {
+    /// A writer for `stream`. `send_timeout` is also set as the socket's `SO_SNDTIMEO`,
+    /// which only the flusher's blocking writes observe.
+    pub(crate) fn new(
+        stream: Arc<TcpStream>,
+        b64: bool,
+        max_pending: usize,
+        send_timeout: Duration,
+    ) -> Writer {
+        let _ = stream.set_write_timeout(Some(send_timeout.max(Duration::from_millis(1))));
+        Writer {
+            stream,
+            state: Mutex::new(State {
+                pending: VecDeque::new(),
+                pending_bytes: 0,
+                flusher: false,
+                closed: false,
+                failed: false,
+            }),
+            b64,
+            max_pending,
+            send_timeout,
+        }
+    }
+
+    /// Sends one whole frame (or several whole frames) without waiting for the peer.
+    pub(crate) fn send(self: &Arc<Self>, bytes: Bytes) -> Result<(), WriteError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(WriteError::Closed);
+        }
+        self.push(&mut st, bytes)
+    }
+
+    /// Sends a packet as one frame.
+    pub(crate) fn send_packet(self: &Arc<Self>, packet: &Packet) -> Result<(), WriteError> {
+        self.send(encode_frame(packet, self.b64))
+    }
+
+    fn push(self: &Arc<Self>, st: &mut State, bytes: Bytes) -> Result<(), WriteError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if !st.pending.is_empty() {
+            if st.pending_bytes + bytes.len() > self.max_pending {
+                log::warn!(
+                    "websocket peer is not reading: over {} bytes waiting",
+                    self.max_pending
+                );
+                self.fail(st);
+                return Err(WriteError::Overflow);
+            }
+            st.pending_bytes += bytes.len();
+            st.pending.push_back(bytes);
+            return Ok(());
+        }
+        let sock = SockRef::from(&*self.stream);
+        let mut off = 0;
+        loop {
+            match sock.send_with_flags(&bytes[off..], SEND_FLAGS | libc::MSG_DONTWAIT) {
+                Ok(n) => {
+                    off += n;
+                    if off == bytes.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let rest = bytes.slice(off..);
+                    st.pending_bytes += rest.len();
+                    st.pending.push_back(rest);
+                    if !st.flusher {
+                        st.flusher = true;
+                        let me = self.clone();
+                        let spawned = thread::Builder::new()
+                            .name("eio-ws-flush".into())
+                            .stack_size(64 * 1024)
+                            .spawn(move || me.flush_loop());
+                        if let Err(e) = spawned {
+                            log::error!("cannot start a websocket flusher: {e}");
+                            st.flusher = false;
+                            self.fail(st);
+                            return Err(WriteError::Failed);
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    log::debug!("websocket write failed: {e}");
+                    self.fail(st);
+                    return Err(WriteError::Failed);
+                }
+            }
+        }
+    }
+
+    /// Writes what is pending with blocking writes, each bounded by the send timeout.
+    fn flush_loop(self: Arc<Self>) {
+        let sock = SockRef::from(&*self.stream);
+        loop {
+            let chunk = {
+                let mut st = self.state.lock();
+                match st.pending.front() {
+                    Some(c) if !st.failed => c.clone(),
+                    _ => {
+                        st.flusher = false;
+                        return;
+                    }
+                }
+            };
+            match sock.send_with_flags(&chunk, SEND_FLAGS) {
+                Ok(n) => {
+                    let mut st = self.state.lock();
+                    st.pending_bytes -= n;
+                    if n == chunk.len() {
+                        st.pending.pop_front();
+                    } else if let Some(front) = st.pending.front_mut() {
+                        *front = chunk.slice(n..);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
+                        log::info!(
+                            "websocket peer read nothing for {:?}: closing",
+                            self.send_timeout
+                        );
+                    } else {
+                        log::debug!("websocket write failed: {e}");
+                    }
+                    let mut st = self.state.lock();
+                    st.flusher = false;
+                    self.fail(&mut st);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&self, st: &mut State) {
+        st.failed = true;
+        st.closed = true;
+        st.pending.clear();
+        st.pending_bytes = 0;
+        // Wakes the reader, which ends the session.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Ends the conversation: optionally the Engine.IO close packet `1`, then a close
+    /// frame with `code` (if any). Nothing is taken after it. Idempotent.
+    pub(crate) fn close(self: &Arc<Self>, close_packet: bool, code: Option<u16>) {
+        let mut st = self.state.lock();
+        if st.closed {
+            return;
+        }
+        let mut out = Vec::with_capacity(8);
+        if close_packet {
+            write_frame(&mut out, OpCode::Data(Data::Text), b"1");
+        }
+        if let Some(code) = code {
+            write_frame(
+                &mut out,
+                OpCode::Control(tungstenite::protocol::frame::coding::Control::Close),
+                &code.to_be_bytes(),
+            );
+        }
+        let _ = self.push(&mut st, Bytes::from(out));
+        st.closed = true;
+    }
+
+    /// Whether the socket failed or stalled (rather than being closed normally).
+    pub(crate) fn failed(&self) -> bool {
+        self.state.lock().failed
+    }
+
+    /// Whether a close frame has been queued (or the writer failed).
+    #[cfg(test)]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// Bytes waiting for a slow peer.
+    #[cfg(test)]
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.state.lock().pending_bytes
+    }
+
+    /// Drops the TCP connection now (both directions); the reader wakes with an error.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Raw bytes from tungstenite (its automatic pong and close replies): whole frames,
+    /// dropped once the writer is closed.
+    pub(crate) fn send_raw(self: &Arc<Self>, bytes: &[u8]) -> io::Result<()> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return if st.failed {
+                Err(io::ErrorKind::BrokenPipe.into())
+            } else {
+                Ok(())
+            };
+        }
+        match self.push(&mut st, Bytes::copy_from_slice(bytes)) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+/// Appends one unmasked, final frame (a server's frame) to `out`.
+fn write_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    let header = FrameHeader {
+        opcode,
+        ..FrameHeader::default()
+    };
+    // Writing to a Vec cannot fail.
+    let _ = header.format(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+/// The WebSocket frame that carries `packet` (W1, W2, W4): binary messages as binary
+/// frames of their raw bytes (or `b`+base64 text when `b64`), everything else as text.
+pub(crate) fn encode_frame(packet: &Packet, b64: bool) -> Bytes {
+    let mut out = Vec::with_capacity(packet.encoded_len() + 10);
+    match packet {
+        Packet::Message(Message::Binary(data)) if !b64 => {
+            write_frame(&mut out, OpCode::Data(Data::Binary), data);
+        }
+        _ => {
+            let text = packet.encode();
+            write_frame(&mut out, OpCode::Data(Data::Text), text.as_bytes());
+        }
+    }
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_unmasked_and_final() {
+        let f = encode_frame(&Packet::text("hi"), false);
+        assert_eq!(&f[..], b"\x81\x034hi");
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), false);
+        assert_eq!(&f[..], b"\x82\x03\x01\x02\x03");
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), true);
+        assert_eq!(&f[..], b"\x81\x05bAQID");
+        let big = "x".repeat(70_000);
+        let f = encode_frame(&Packet::text(big), false);
+        assert_eq!(&f[..2], b"\x81\x7f");
+        assert_eq!(f.len(), 10 + 70_001);
+    }
+
+    #[test]
+    fn close_writes_packet_then_close_frame() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let w = Arc::new(Writer::new(
+            Arc::new(s),
+            false,
+            1 << 20,
+            Duration::from_secs(1),
+        ));
+        w.close(true, Some(1000));
+        assert!(w.is_closed());
+        assert_eq!(w.send(Bytes::from_static(b"x")), Err(WriteError::Closed));
+        let mut buf = [0u8; 7];
+        use std::io::Read;
+        (&c).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"\x81\x011\x88\x02\x03\xe8");
+    }
+
+    #[test]
+    fn a_peer_that_does_not_read_never_blocks_the_sender() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let w = Arc::new(Writer::new(
+            Arc::new(s),
+            false,
+            64 << 20,
+            Duration::from_millis(300),
+        ));
+        let frame = encode_frame(&Packet::text("y".repeat(64 * 1024)), false);
+        let start = std::time::Instant::now();
+        for _ in 0..200 {
+            w.send(frame.clone()).unwrap();
+        }
+        // 13 MB cannot all fit in the socket buffers: some waits, none blocked us.
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(w.pending_bytes() > 0);
+        // The peer never reads: the flusher gives up after the send timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !w.failed() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stalled peer not detected"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        drop(c);
+    }
+}
