@@ -1,0 +1,31 @@
+//! The engineio benchmark harness: a non-blocking Engine.IO load generator, the
+//! contenders it measures side by side, the scenarios, and the report.
+//!
+//! Run it with `bench/run.sh` (see `bench/README.md`).
+
+pub mod contenders;
+pub mod eio;
+pub mod gen;
+pub mod http;
+pub mod procstat;
+pub mod report;
+pub mod scenarios;
+pub mod svg;
+pub mod ws;
+
+/// Parses the only flag the bench servers take, `--port N` (0 or absent: any free
+/// port), and exits with a usage message on anything else.
+pub fn port_flag(program: &str) -> u16 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => 0,
+        [flag, value] if flag == "--port" => value.parse().unwrap_or_else(|_| {
+            eprintln!("{program}: --port needs a number");
+            std::process::exit(2)
+        }),
+        _ => {
+            eprintln!("usage: {program} [--port N]");
+            std::process::exit(2)
+        }
+    }
+}
