@@ -348,6 +348,16 @@ impl ServerBuilder {
                 "the ping interval and timeout must be above zero",
             ));
         }
+        let l = &c.limits;
+        if [l.head_timeout, l.keep_alive_timeout, l.body_timeout, l.write_timeout]
+            .iter()
+            .any(Duration::is_zero)
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "the HTTP timeouts must be above zero",
+            ));
+        }
         if c.max_poll_packets < 2 {
             return Err(Error::new(
                 ErrorKind::Config,

@@ -176,7 +176,7 @@ pub(crate) struct Inner {
     handlers: Handlers,
     sessions: RwLock<HashMap<Sid, Arc<Socket>>>,
     /// Sids closed by their client in the last second, for C2.
-    recently_closed: Mutex<HashMap<Sid, Instant>>,
+    recently_closed: Mutex<RecentCloses>,
     heartbeat: Heartbeat,
     listeners: Mutex<Vec<Arc<Listener>>>,
     state: Mutex<RunState>,
@@ -216,7 +216,7 @@ impl Server {
                 config,
                 handlers,
                 sessions: RwLock::new(HashMap::new()),
-                recently_closed: Mutex::new(HashMap::new()),
+                recently_closed: Mutex::new(RecentCloses::default()),
                 heartbeat: Heartbeat::new(),
                 listeners: Mutex::new(Vec::new()),
                 state: Mutex::new(RunState::Running),
@@ -716,10 +716,7 @@ impl Inner {
             );
         }
         if reason == Reason::ClientDisconnect && socket.transport() == Transport::Polling {
-            let mut recent = self.recently_closed.lock();
-            let now = Instant::now();
-            recent.retain(|_, t| now.duration_since(*t) < CLIENT_CLOSE_GRACE);
-            recent.insert(socket.sid.clone(), now);
+            self.recently_closed.lock().insert(socket.sid.clone());
         }
         log::info!("session {} closed: {reason}", socket.sid);
         self.fire_pending_disconnect(socket);
@@ -728,11 +725,7 @@ impl Inner {
     /// Whether a GET for `sid` trails its client's close closely enough to get a noop
     /// once (C2).
     pub(crate) fn take_recent_client_close(&self, sid: &str) -> bool {
-        let mut recent = self.recently_closed.lock();
-        match recent.remove(sid) {
-            Some(t) => t.elapsed() < CLIENT_CLOSE_GRACE,
-            None => false,
-        }
+        self.recently_closed.lock().take(sid)
     }
 
     /// Runs the disconnect handler if it is due and no handler call of the session is
@@ -826,6 +819,42 @@ impl Inner {
 
 /// How long a closed WebSocket waits for its peer's close frame before dropping TCP (W10).
 const WS_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// The sids closed by their client within [`CLIENT_CLOSE_GRACE`], oldest first, so
+/// that expiry costs O(1) per close however many sessions close per second.
+#[derive(Default)]
+struct RecentCloses {
+    order: std::collections::VecDeque<(Instant, Sid)>,
+    at: HashMap<Sid, Instant>,
+}
+
+impl RecentCloses {
+    fn expire(&mut self, now: Instant) {
+        while let Some((t, _)) = self.order.front() {
+            if now.duration_since(*t) < CLIENT_CLOSE_GRACE {
+                break;
+            }
+            let (t, sid) = self.order.pop_front().expect("front exists");
+            if self.at.get(&sid) == Some(&t) {
+                self.at.remove(&sid);
+            }
+        }
+    }
+
+    fn insert(&mut self, sid: Sid) {
+        let now = Instant::now();
+        self.expire(now);
+        self.at.insert(sid.clone(), now);
+        self.order.push_back((now, sid));
+    }
+
+    /// Whether `sid` closed within the grace; it answers once.
+    fn take(&mut self, sid: &str) -> bool {
+        let now = Instant::now();
+        self.expire(now);
+        self.at.remove(sid).is_some()
+    }
+}
 
 /// How long after a client's close a trailing GET gets a noop instead of an error.
 const CLIENT_CLOSE_GRACE: Duration = Duration::from_secs(1);

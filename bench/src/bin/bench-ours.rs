@@ -35,19 +35,7 @@ fn main() {
             _ => usage(&flag),
         }
     }
-    let server = match builder(&transports).build() {
-        Ok(server) => server,
-        // Until the WebSocket transport lands, the library refuses it: serve polling
-        // alone so that the polling scenarios still run (the WebSocket ones then fail
-        // and are recorded as failures).
-        Err(e) if transports.contains(&Transport::WebSocket) => {
-            eprintln!("bench-ours: {e}; serving polling only");
-            builder(&[Transport::Polling])
-                .build()
-                .unwrap_or_else(|e| die(&e))
-        }
-        Err(e) => die(&e),
-    };
+    let server = builder(&transports).build().unwrap_or_else(|e| die(&e));
     let running = App::new(server)
         .listen(("127.0.0.1", port))
         .unwrap_or_else(|e| die(&e));
