@@ -137,6 +137,8 @@ fn accept_loop(
 ) {
     static NEXT_ID: AtomicU64 = AtomicU64::new(0);
     let mut backoff = Duration::from_millis(5);
+    // A rendezvous channel: a send succeeds only if a thread is idle, waiting.
+    let (idle_tx, idle_rx) = crossbeam_channel::bounded::<Job>(0);
     loop {
         let (stream, peer) = match listener.accept() {
             Ok((s, p)) => {
@@ -172,15 +174,23 @@ fn accept_loop(
             open.insert(id, stream.clone());
         }
         log::trace!("connection {id} from {peer}");
+        let job = Job {
+            id,
+            stream,
+            peer,
+            conns: connections.clone(),
+        };
+        // An idle connection thread takes it if there is one; else a new thread.
+        let job = match idle_tx.try_send(job) {
+            Ok(()) => continue,
+            Err(e) => e.into_inner(),
+        };
         let service = service.clone();
-        let conns = connections.clone();
+        let idle_rx = idle_rx.clone();
         let spawned = thread::Builder::new()
             .name("eio-conn".into())
             .stack_size(limits.thread_stack_size)
-            .spawn(move || {
-                let _guard = Untrack { id, conns };
-                serve_connection(stream, peer, limits, &*service);
-            });
+            .spawn(move || connection_thread(job, &idle_rx, limits, &*service));
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
             let mut open = connections.open.lock();
@@ -190,6 +200,44 @@ fn accept_loop(
             connections.drained.notify_all();
             thread::sleep(backoff);
         }
+    }
+}
+
+/// A connection handed to a connection thread.
+struct Job {
+    id: u64,
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    conns: Arc<Connections>,
+}
+
+/// How long a connection thread waits for another connection before it ends. Reusing
+/// threads saves a thread start (stack mapping, guard page, clone) per connection.
+const IDLE_THREAD_TIME: Duration = Duration::from_secs(5);
+
+/// Serves `job`, then whatever connections the accept loop hands over while this
+/// thread is idle, until none comes for [`IDLE_THREAD_TIME`].
+fn connection_thread(
+    mut job: Job,
+    idle: &crossbeam_channel::Receiver<Job>,
+    limits: Limits,
+    service: &dyn Service,
+) {
+    loop {
+        {
+            let Job {
+                id,
+                stream,
+                peer,
+                conns,
+            } = job;
+            let _guard = Untrack { id, conns };
+            serve_connection(stream, peer, limits, service);
+        }
+        job = match idle.recv_timeout(IDLE_THREAD_TIME) {
+            Ok(next) => next,
+            Err(_) => return,
+        };
     }
 }
 
