@@ -639,3 +639,28 @@ fn websocket_handshake_from_a_refused_origin_gets_e3() {
     assert_eq!(&head, b"HTTP/1.1 101");
     app.shutdown();
 }
+
+#[test]
+fn a_large_broadcast_reaches_every_session_once() {
+    // Over 1024 recipients, a broadcast is split across threads.
+    const N: usize = 1100;
+    let (app, _) = start(Server::builder().max_connections(2000));
+    let addr = app.local_addr();
+    let mut sockets: Vec<_> = (0..N).map(|_| rawws::open(addr).0).collect();
+    for round in 0..2 {
+        let n = app.server().broadcast(format!("round {round}"));
+        assert_eq!(n, N);
+        for ws in &mut sockets {
+            assert_eq!(rawws::recv_text(ws), format!("4round {round}"));
+        }
+    }
+    let sids = app.server().sids();
+    let sent = app
+        .server()
+        .send_many(sids.iter().map(|s| s.as_str()), "to the list");
+    assert_eq!(sent, N);
+    for ws in &mut sockets {
+        assert_eq!(rawws::recv_text(ws), "4to the list");
+    }
+    app.shutdown();
+}

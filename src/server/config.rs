@@ -349,9 +349,14 @@ impl ServerBuilder {
             ));
         }
         let l = &c.limits;
-        if [l.head_timeout, l.keep_alive_timeout, l.body_timeout, l.write_timeout]
-            .iter()
-            .any(Duration::is_zero)
+        if [
+            l.head_timeout,
+            l.keep_alive_timeout,
+            l.body_timeout,
+            l.write_timeout,
+        ]
+        .iter()
+        .any(Duration::is_zero)
         {
             return Err(Error::new(
                 ErrorKind::Config,
