@@ -37,5 +37,8 @@ run cargo test --all-targets
 run cargo test --doc
 run cargo build --no-default-features
 run cargo build --no-default-features --features server
+# The benchmark harness (a workspace member): lint and unit tests, no benchmark run.
+run cargo clippy -p eio-bench --all-targets -- -D warnings
+run cargo test -p eio-bench
 
 section "all checks passed"
