@@ -28,8 +28,28 @@
 //! - One error type, [`Error`], whose [`ErrorKind`] says what to do about it.
 //!
 //! ## Transports
-//! HTTP long-polling is implemented. The WebSocket transport, the upgrade, the client
-//! and protocol v3 are not written yet.
+//! The server implements HTTP long-polling; its WebSocket transport, the upgrade and
+//! protocol v3 are not written yet. The client speaks both transports.
+//!
+//! ## Client
+//! [`client::Client`] (feature `client`, on by default) connects to any Engine.IO v4
+//! server over polling (ureq) and WebSocket (tungstenite), upgrading as the protocol
+//! describes; `https`/`wss` need the `tls` feature (rustls). Events come to handlers
+//! or to a blocking iterator:
+//!
+//! ```no_run
+//! use engineio::client::{Client, Event};
+//!
+//! let client = Client::builder("http://localhost:5000").connect()?;
+//! client.send("hello")?;
+//! for event in client.events() {
+//!     if let Event::Message(msg) = event {
+//!         println!("{msg:?}");
+//!         client.disconnect();
+//!     }
+//! }
+//! # Ok::<(), engineio::Error>(())
+//! ```
 //!
 //! ## Threads and timeouts
 //! One thread accepts connections; each TCP connection has its own thread, where the
@@ -58,6 +78,9 @@ mod transport;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "client")]
+pub mod client;
 
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Handshake, Message, Packet, PacketType};
