@@ -34,9 +34,12 @@ run cargo fmt --all -- --check
 run cargo clippy --all-targets -- -D warnings
 run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 run cargo test --all-targets
+run cargo test --features tls --test client_tls
 run cargo test --doc
 run cargo build --no-default-features
 run cargo build --no-default-features --features server
+run cargo build --no-default-features --features client
+run cargo clippy --all-targets --all-features -- -D warnings
 # The benchmark harness (a workspace member): lint and unit tests, no benchmark run.
 run cargo clippy -p eio-bench --all-targets -- -D warnings
 run cargo test -p eio-bench

@@ -29,8 +29,31 @@ pub enum ErrorKind {
     /// The server was shut down.
     Shutdown,
     /// A message the transport cannot carry (a text message containing U+001E on
-    /// v4 polling). Nothing was sent; the session is unaffected.
+    /// v4 polling, or a message larger than the server's `maxPayload`). Nothing was
+    /// sent; the session is unaffected.
     InvalidMessage,
+    /// The client could not reach the server: the name did not resolve, the
+    /// connection was refused or timed out, or the WebSocket handshake failed at the
+    /// network level. Check the URL and that the server runs; retrying may help.
+    Connect,
+    /// The server answered the client's handshake, but not with an Engine.IO
+    /// session: a non-2xx status (a connect handler's 401, a 400 for a bad query or
+    /// path, …) or a body that is not an OPEN packet. [`Error::status`] and
+    /// [`Error::body`] give the server's answer. Retrying the same request will fail
+    /// the same way.
+    Handshake,
+    /// TLS failed: the server's certificate was not trusted (unknown root, wrong
+    /// name, expired), the TLS handshake failed, or a certificate given to the
+    /// client could not be read.
+    Tls,
+    /// The server did not answer within the client's request timeout.
+    Timeout,
+    /// The client is not connected (never connected, or the connection ended):
+    /// nothing was sent. Connect again first.
+    NotConnected,
+    /// `connect` was called on a client that is already connected, connecting or
+    /// disconnecting. Disconnect (or [`wait`](crate::client::Client::wait)) first.
+    AlreadyConnected,
 }
 
 impl ErrorKind {
@@ -45,6 +68,12 @@ impl ErrorKind {
             ErrorKind::Json => "JSON error",
             ErrorKind::Shutdown => "server shut down",
             ErrorKind::InvalidMessage => "message cannot be sent on this transport",
+            ErrorKind::Connect => "cannot connect",
+            ErrorKind::Handshake => "handshake refused",
+            ErrorKind::Tls => "TLS error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::NotConnected => "not connected",
+            ErrorKind::AlreadyConnected => "already connected",
         }
     }
 }
@@ -70,6 +99,8 @@ struct Inner {
     kind: ErrorKind,
     message: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The HTTP status and body of a refused handshake.
+    response: Option<(u16, String)>,
 }
 
 impl Error {
@@ -80,6 +111,7 @@ impl Error {
                 kind,
                 message: Some(message.into()),
                 source: None,
+                response: None,
             }),
         }
     }
@@ -91,13 +123,62 @@ impl Error {
                 kind,
                 message: None,
                 source: None,
+                response: None,
             }),
         }
+    }
+
+    /// Adds the error that caused this one (shown by `Display` and
+    /// [`std::error::Error::source`]).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// Adds the HTTP status and body the server answered with.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_response(mut self, status: u16, body: String) -> Error {
+        self.inner.response = Some((status, body));
+        self
     }
 
     /// The kind of failure: what the caller may want to act on.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// The HTTP status the server answered a client's handshake with, for errors of
+    /// kind [`ErrorKind::Handshake`]: `401` when the server's connect handler refused
+    /// the client, `400` for a bad request, `200` when the body was not an OPEN
+    /// packet. `None` for other errors.
+    ///
+    /// ```
+    /// use engineio::Error;
+    ///
+    /// fn explain(err: &Error) -> String {
+    ///     match (err.status(), err.body()) {
+    ///         (Some(401), Some(body)) => format!("refused by the server: {body}"),
+    ///         (Some(status), _) => format!("server answered {status}"),
+    ///         _ => err.to_string(),
+    ///     }
+    /// }
+    /// # let _ = explain;
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.inner.response.as_ref().map(|(status, _)| *status)
+    }
+
+    /// The body the server answered a client's handshake with (for errors of kind
+    /// [`ErrorKind::Handshake`]), as text: usually JSON, such as
+    /// `{"code":1,"message":"Session ID unknown"}` or a connect handler's rejection
+    /// data (`"Unauthorized"`). Parse it with `serde_json` if you need the fields.
+    /// `None` for other errors.
+    pub fn body(&self) -> Option<&str> {
+        self.inner.response.as_ref().map(|(_, body)| body.as_str())
     }
 }
 
@@ -106,6 +187,13 @@ impl fmt::Display for Error {
         f.write_str(self.inner.kind.as_str())?;
         if let Some(m) = &self.inner.message {
             write!(f, ": {m}")?;
+        }
+        if let Some((status, body)) = &self.inner.response {
+            write!(f, " (HTTP {status}")?;
+            if !body.is_empty() {
+                write!(f, ": {}", body.chars().take(200).collect::<String>())?;
+            }
+            f.write_str(")")?;
         }
         if let Some(s) = &self.inner.source {
             write!(f, ": {s}")?;
@@ -123,6 +211,9 @@ impl fmt::Debug for Error {
         }
         if let Some(s) = &self.inner.source {
             d.field("source", s);
+        }
+        if let Some((status, body)) = &self.inner.response {
+            d.field("status", status).field("body", body);
         }
         d.finish()
     }
@@ -144,6 +235,7 @@ impl From<io::Error> for Error {
                 kind: ErrorKind::Io,
                 message: None,
                 source: Some(Box::new(e)),
+                response: None,
             }),
         }
     }
@@ -156,6 +248,7 @@ impl From<serde_json::Error> for Error {
                 kind: ErrorKind::Json,
                 message: None,
                 source: Some(Box::new(e)),
+                response: None,
             }),
         }
     }

@@ -31,6 +31,26 @@
 //! HTTP long-polling and WebSocket, with the polling → WebSocket upgrade, as the
 //! official JavaScript client expects. Protocol v3 is not written yet.
 //!
+//! ## Client
+//! [`client::Client`] (feature `client`, on by default) connects to any Engine.IO v4
+//! server over polling (ureq) and WebSocket (tungstenite), upgrading as the protocol
+//! describes; `https`/`wss` need the `tls` feature (rustls). Events come to handlers
+//! or to a blocking iterator:
+//!
+//! ```no_run
+//! use engineio::client::{Client, Event};
+//!
+//! let client = Client::builder("http://localhost:5000").connect()?;
+//! client.send("hello")?;
+//! for event in client.events() {
+//!     if let Event::Message(msg) = event {
+//!         println!("{msg:?}");
+//!         client.disconnect();
+//!     }
+//! }
+//! # Ok::<(), engineio::Error>(())
+//! ```
+//!
 //! ## Threads and timeouts
 //! One thread accepts connections; each TCP connection has its own thread, where the
 //! handlers of the sessions it carries run, one call at a time per session, in wire
@@ -58,6 +78,9 @@ mod transport;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "client")]
+pub mod client;
 
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Handshake, Message, Packet, PacketType};

@@ -7,13 +7,17 @@
 //   node tests/interop/node_echo_server.mjs [--port 0] [--host 127.0.0.1]
 //        [--transports polling,websocket] [--ping-interval-ms 25000]
 //        [--ping-timeout-ms 20000] [--path /engine.io/]
+//        [--tls-cert cert.pem --tls-key key.pem]   (serve https/wss; prints https://)
 //
 // Behaviour: every message is echoed back unchanged (text stays text, binary
 // stays binary); the text message `close-me` makes the server close that
 // session instead. Prints `listening on http://127.0.0.1:<port>` once
-// listening; exits on SIGTERM / SIGINT or when stdin is closed.
+// listening, and `close <sid> <reason>` when a session closes; exits on SIGTERM /
+// SIGINT or when stdin is closed.
 
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { Server } from 'engine.io';
 
 function parseArgs(argv) {
@@ -24,6 +28,8 @@ function parseArgs(argv) {
     pingInterval: 25000,
     pingTimeout: 20000,
     path: '/engine.io/',
+    tlsCert: null,
+    tlsKey: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -38,6 +44,8 @@ function parseArgs(argv) {
       case '--ping-interval-ms': opts.pingInterval = toInt(arg, value()); break;
       case '--ping-timeout-ms': opts.pingTimeout = toInt(arg, value()); break;
       case '--path': opts.path = value(); break;
+      case '--tls-cert': opts.tlsCert = value(); break;
+      case '--tls-key': opts.tlsKey = value(); break;
       default: fail(`unknown argument: ${arg}`);
     }
   }
@@ -57,11 +65,16 @@ function fail(msg) {
 
 const opts = parseArgs(process.argv.slice(2));
 
-const httpServer = http.createServer((req, res) => {
+function notFound(req, res) {
   // engine.io handles its own path; anything else is a 404.
   res.writeHead(404, { 'content-type': 'text/plain' });
   res.end('not found\n');
-});
+}
+
+const tls = Boolean(opts.tlsCert && opts.tlsKey);
+const httpServer = tls
+  ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, notFound)
+  : http.createServer(notFound);
 
 const engine = new Server({
   transports: opts.transports,
@@ -78,6 +91,10 @@ engine.on('connection', (socket) => {
       return;
     }
     socket.send(data);
+  });
+  // Tests read the reason the reference server gives for each closed session.
+  socket.on('close', (reason) => {
+    process.stdout.write(`close ${socket.id} ${reason}\n`);
   });
   socket.on('error', (err) => {
     process.stderr.write(`node_echo_server: socket ${socket.id} error: ${err && err.message}\n`);
@@ -113,5 +130,5 @@ httpServer.on('error', (err) => {
 
 httpServer.listen(opts.port, opts.host, () => {
   const { port } = httpServer.address();
-  process.stdout.write(`listening on http://${opts.host}:${port}\n`);
+  process.stdout.write(`listening on ${tls ? 'https' : 'http'}://${opts.host}:${port}\n`);
 });

@@ -16,6 +16,7 @@
 
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod rawhttp;
 pub mod rawws;
 
@@ -36,6 +37,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const NODE_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The line a server prints once it accepts connections.
 const LISTENING_MARKER: &str = "listening on http://";
+/// The same line from a server speaking TLS.
+const LISTENING_MARKER_TLS: &str = "listening on https://";
 
 // ------------------------------------------------------------------ environment
 
@@ -142,6 +145,43 @@ pub fn interop_available(what: &str) -> bool {
         std::io::stderr(),
         "SKIP {what}: node/npm packages missing ({}); run scripts/test.sh to install them",
         missing.join(", ")
+    );
+    false
+}
+
+/// Whether the Python interop peer (python-engineio in the venv) can run; as
+/// [`interop_available`]: panics when interop is required, else prints SKIP.
+#[allow(dead_code)]
+pub fn python_interop_available(what: &str) -> bool {
+    let python = python();
+    let ok = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", "import engineio, simple_websocket"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if ok {
+        return true;
+    }
+    let missing = match python {
+        None => format!(
+            "{}/.venv/bin/python (set ENGINEIO_PYTHON or run scripts/setup-test-deps.sh)",
+            repo_root().display()
+        ),
+        Some(p) => format!(
+            "python-engineio/simple-websocket in {} (run scripts/setup-test-deps.sh)",
+            p.display()
+        ),
+    };
+    if require_interop() {
+        panic!("{what}: Python peer missing: {missing}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {what}: Python peer missing: {missing}"
     );
     false
 }
@@ -268,7 +308,7 @@ pub struct ChildServer {
     stdin: Option<ChildStdin>,
     /// The address from the server's `listening on http://<addr>` line.
     pub addr: SocketAddr,
-    /// `http://<addr>`, without a trailing slash.
+    /// `http://<addr>` (`https://` for a TLS server), without a trailing slash.
     pub base_url: String,
     what: String,
     stdout_lines: Arc<Mutex<VecDeque<String>>>,
@@ -350,6 +390,17 @@ pub fn spawn_node_script(script: &str, args: &[&str]) -> ChildServer {
     spawn_server(cmd, &format!("node {script}"))
 }
 
+/// Starts `<venv python> <script> <args>` (script relative to the repository root)
+/// and waits for its `listening on http://<addr>` line. The Python servers take
+/// `--port 0`.
+#[allow(dead_code)]
+pub fn spawn_python_script(script: &str, args: &[&str]) -> ChildServer {
+    let python = python().expect("python not found (set ENGINEIO_PYTHON or create .venv)");
+    let mut cmd = Command::new(python);
+    cmd.current_dir(repo_root()).arg(script).args(args);
+    spawn_server(cmd, &format!("python {script}"))
+}
+
 /// Spawns `cmd` (stdin, stdout and stderr piped) and waits for its
 /// `listening on http://<addr>` line; panics with everything it printed if
 /// the line does not come within 30 s or the process exits first.
@@ -400,7 +451,8 @@ pub fn spawn_server(mut cmd: Command, what: &str) -> ChildServer {
                                 store.push_back(text.clone());
                             }
                             if !found {
-                                found = text.contains(LISTENING_MARKER);
+                                found = text.contains(LISTENING_MARKER)
+                                    || text.contains(LISTENING_MARKER_TLS);
                                 let _ = tx.send(Ok(text));
                             }
                         }
@@ -423,7 +475,12 @@ pub fn spawn_server(mut cmd: Command, what: &str) -> ChildServer {
         match rx.recv_timeout(left) {
             Ok(Ok(line)) => {
                 if let Some(addr) = parse_listening_line(&line) {
-                    let base_url = format!("http://{addr}");
+                    let scheme = if line.contains(LISTENING_MARKER_TLS) {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    let base_url = format!("{scheme}://{addr}");
                     return ChildServer {
                         child,
                         stdin,
@@ -434,7 +491,7 @@ pub fn spawn_server(mut cmd: Command, what: &str) -> ChildServer {
                         stderr_text,
                     };
                 }
-                if line.contains(LISTENING_MARKER) {
+                if line.contains(LISTENING_MARKER) || line.contains(LISTENING_MARKER_TLS) {
                     break format!("cannot parse an address from {line:?}");
                 }
                 seen.push(line);
@@ -460,9 +517,13 @@ pub fn spawn_server(mut cmd: Command, what: &str) -> ChildServer {
     );
 }
 
-/// Extracts the address from a line containing `listening on http://<addr>`.
+/// Extracts the address from a line containing `listening on http://<addr>` (or
+/// `https://`).
 fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    let start = line.find(LISTENING_MARKER)? + LISTENING_MARKER.len();
+    let start = match line.find(LISTENING_MARKER) {
+        Some(i) => i + LISTENING_MARKER.len(),
+        None => line.find(LISTENING_MARKER_TLS)? + LISTENING_MARKER_TLS.len(),
+    };
     let rest = &line[start..];
     let end = rest
         .find(|c: char| c == '/' || c.is_whitespace())

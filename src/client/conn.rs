@@ -1,0 +1,456 @@
+//! One connection of a client: its session, transport state, outgoing queue, threads
+//! and the event thread that calls the handlers.
+
+use std::collections::VecDeque;
+use std::net::{Shutdown, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::client::config::Config;
+use crate::client::websocket::WsWriter;
+use crate::client::{Client, Event, Reason, Shared};
+use crate::packet::{Handshake, Message, Packet};
+use crate::transport::Transport;
+use crate::{payload, Error, ErrorKind, Result};
+
+/// What the transport threads tell the event thread.
+pub(crate) enum Internal {
+    Connect,
+    Message(Message),
+    Closed(Reason),
+}
+
+pub(crate) struct ConnState {
+    /// The transport messages go out on: polling until the upgrade switches.
+    pub(crate) transport: Transport,
+    /// Set once, when the connection has ended.
+    pub(crate) closed: Option<Reason>,
+    /// The client is closing gracefully (CLOSE queued or being written).
+    pub(crate) closing: bool,
+    /// Packets waiting for the POST writer (polling only).
+    pub(crate) outbox: VecDeque<Packet>,
+    pub(crate) get_in_flight: bool,
+    pub(crate) post_in_flight: bool,
+    /// Polling is paused while the upgrade switches over (X6).
+    pub(crate) upgrading: bool,
+    /// An upgrade attempt has not finished yet.
+    pub(crate) upgrade_pending: bool,
+    /// When the last ping (or OPEN, or the end of an upgrade) arrived.
+    pub(crate) last_ping: Instant,
+    /// The WebSocket writer, once the WebSocket is the transport.
+    pub(crate) ws: Option<Arc<WsWriter>>,
+    /// The probing WebSocket's socket, to interrupt an upgrade.
+    pub(crate) probe: Option<TcpStream>,
+    /// The POST carrying CLOSE has completed.
+    pub(crate) close_sent: bool,
+}
+
+pub(crate) struct Conn {
+    pub(crate) config: Arc<Config>,
+    pub(crate) handshake: Handshake,
+    /// `Cookie` header value from the handshake's `Set-Cookie` (sticky sessions).
+    pub(crate) cookie: Option<String>,
+    pub(crate) agent: ureq::Agent,
+    pub(crate) state: Mutex<ConnState>,
+    pub(crate) cond: Condvar,
+    events: Sender<Internal>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    event_thread: OnceLock<ThreadId>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        handshake: Handshake,
+        cookie: Option<String>,
+        agent: ureq::Agent,
+        transport: Transport,
+        ws: Option<Arc<WsWriter>>,
+        events: Sender<Internal>,
+    ) -> Conn {
+        Conn {
+            config,
+            handshake,
+            cookie,
+            agent,
+            state: Mutex::new(ConnState {
+                transport,
+                closed: None,
+                closing: false,
+                outbox: VecDeque::new(),
+                get_in_flight: false,
+                post_in_flight: false,
+                upgrading: false,
+                upgrade_pending: false,
+                last_ping: Instant::now(),
+                ws,
+                probe: None,
+                close_sent: false,
+            }),
+            cond: Condvar::new(),
+            events,
+            threads: Mutex::new(Vec::new()),
+            event_thread: OnceLock::new(),
+        }
+    }
+
+    /// The server's `maxPayload`, or no limit when it did not say.
+    pub(crate) fn max_payload(&self) -> u64 {
+        match self.handshake.max_payload {
+            0 => u64::MAX,
+            n => n,
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.lock().closed.is_some()
+    }
+
+    pub(crate) fn is_event_thread(&self) -> bool {
+        self.event_thread.get() == Some(&thread::current().id())
+    }
+
+    pub(crate) fn emit(&self, event: Internal) {
+        let _ = self.events.send(event);
+    }
+
+    /// Starts a thread of this connection; [`join_threads`](Self::join_threads)
+    /// joins it.
+    pub(crate) fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        let handle = thread::Builder::new()
+            .name(format!("engineio-client-{name}"))
+            .spawn(f)?;
+        self.threads.lock().push(handle);
+        Ok(())
+    }
+
+    /// Joins every thread of this connection except the calling one.
+    pub(crate) fn join_threads(&self) {
+        let me = thread::current().id();
+        loop {
+            let handles = std::mem::take(&mut *self.threads.lock());
+            if handles.is_empty() {
+                return;
+            }
+            for handle in handles {
+                if handle.thread().id() != me {
+                    let _ = handle.join();
+                }
+            }
+        }
+    }
+
+    /// Handles one packet from the server. Returns false when the connection ended.
+    pub(crate) fn on_packet(&self, packet: Packet) -> bool {
+        match packet {
+            Packet::Ping(data) => {
+                let state = self.state.lock();
+                drop(self.pong(state, data));
+                true
+            }
+            Packet::Message(message) => {
+                self.emit(Internal::Message(message));
+                true
+            }
+            Packet::Close => {
+                self.transport_ended(Reason::ServerDisconnect);
+                false
+            }
+            Packet::Noop => true,
+            other => {
+                log::debug!(
+                    "engineio client: ignoring a {} packet from the server",
+                    other.packet_type()
+                );
+                true
+            }
+        }
+    }
+
+    /// Answers a ping at once, with its data (B10).
+    fn pong(&self, mut state: MutexGuard<'_, ConnState>, data: String) -> Result<()> {
+        state.last_ping = Instant::now();
+        if state.closed.is_some() {
+            return Ok(());
+        }
+        self.enqueue(state, Packet::Pong(data))
+    }
+
+    /// Queues (polling) or writes (WebSocket) a message from the user.
+    pub(crate) fn send(&self, packet: Packet) -> Result<()> {
+        let state = self.state.lock();
+        if state.closed.is_some() || state.closing {
+            return Err(Error::new(
+                ErrorKind::NotConnected,
+                "the connection has ended",
+            ));
+        }
+        self.enqueue(state, packet)
+    }
+
+    fn enqueue(&self, mut state: MutexGuard<'_, ConnState>, packet: Packet) -> Result<()> {
+        let limit = self.max_payload();
+        match state.transport {
+            Transport::Polling => {
+                if let Packet::Message(message) = &packet {
+                    if !payload::fits_polling(message) {
+                        return Err(Error::new(
+                            ErrorKind::InvalidMessage,
+                            "text containing U+001E cannot be sent over polling",
+                        ));
+                    }
+                }
+                let len = packet.encoded_len() as u64;
+                if len > limit {
+                    return Err(too_large(len, limit));
+                }
+                state.outbox.push_back(packet);
+                self.cond.notify_all();
+                Ok(())
+            }
+            Transport::WebSocket => {
+                let len = match &packet {
+                    Packet::Message(Message::Binary(data)) => data.len(),
+                    other => other.encoded_len(),
+                } as u64;
+                if len > limit {
+                    return Err(too_large(len, limit));
+                }
+                let Some(ws) = state.ws.clone() else {
+                    return Err(Error::new(ErrorKind::NotConnected, "no WebSocket"));
+                };
+                // Taking the writer before releasing the state keeps the order of
+                // concurrent senders.
+                let mut writer = ws.lock();
+                drop(state);
+                let result = writer.send(&packet);
+                drop(writer);
+                if let Err(e) = &result {
+                    log::warn!("engineio client: WebSocket write failed: {e}");
+                    self.transport_ended(Reason::TransportError);
+                }
+                result
+            }
+        }
+    }
+
+    /// A transport ended the connection: the reason, or `client disconnect` when the
+    /// client was closing anyway.
+    pub(crate) fn transport_ended(&self, reason: Reason) {
+        let reason = if self.state.lock().closing {
+            Reason::ClientDisconnect
+        } else {
+            reason
+        };
+        self.finish(reason);
+    }
+
+    /// Ends the connection once: records the reason, interrupts every request and
+    /// socket of the connection, and tells the event thread. Returns false if it had
+    /// already ended.
+    pub(crate) fn finish(&self, reason: Reason) -> bool {
+        let (ws, probe) = {
+            let mut state = self.state.lock();
+            if state.closed.is_some() {
+                return false;
+            }
+            state.closed = Some(reason);
+            state.upgrading = false;
+            state.upgrade_pending = false;
+            state.outbox.clear();
+            self.cond.notify_all();
+            (state.ws.clone(), state.probe.take())
+        };
+        log::debug!(
+            "engineio client: connection {} ended: {reason}",
+            self.handshake.sid
+        );
+        self.agent.clone().shutdown();
+        if let Some(ws) = ws {
+            ws.shutdown();
+        }
+        if let Some(probe) = probe {
+            let _ = probe.shutdown(Shutdown::Both);
+        }
+        self.emit(Internal::Closed(reason));
+        true
+    }
+
+    /// A graceful close: CLOSE is written (a POST, or a text frame followed by the
+    /// close frame), then the connection ends with `client disconnect`. Bounded by
+    /// the request timeout.
+    pub(crate) fn close(&self) {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut state = self.state.lock();
+        if state.closed.is_some() || state.closing {
+            return;
+        }
+        state.closing = true;
+        if let Some(probe) = state.probe.take() {
+            let _ = probe.shutdown(Shutdown::Both);
+        }
+        match state.transport {
+            Transport::Polling => {
+                state.outbox.push_back(Packet::Close);
+                self.cond.notify_all();
+                while !state.close_sent && state.closed.is_none() {
+                    if self.cond.wait_until(&mut state, deadline).timed_out() {
+                        log::warn!("engineio client: the CLOSE POST did not complete in time");
+                        break;
+                    }
+                }
+                drop(state);
+            }
+            Transport::WebSocket => {
+                let Some(ws) = state.ws.clone() else {
+                    drop(state);
+                    self.finish(Reason::ClientDisconnect);
+                    return;
+                };
+                drop(state);
+                let written = ws.lock().send_close();
+                if let Err(e) = &written {
+                    log::debug!("engineio client: writing CLOSE failed: {e}");
+                }
+                if written.is_ok() {
+                    // Let the server answer the close frame, so that nothing we wrote
+                    // is lost to a reset, but do not depend on it.
+                    let deadline = deadline.min(Instant::now() + Duration::from_secs(1));
+                    let mut state = self.state.lock();
+                    while state.closed.is_none() {
+                        if self.cond.wait_until(&mut state, deadline).timed_out() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.finish(Reason::ClientDisconnect);
+    }
+
+    /// When the next ping is overdue (B10); `None` once the connection has ended.
+    /// While an upgrade switches over, the server does not ping (B7): check again
+    /// later.
+    fn ping_deadline(&self) -> Option<Instant> {
+        let state = self.state.lock();
+        if state.closed.is_some() {
+            return None;
+        }
+        let now = Instant::now();
+        if state.upgrading {
+            return Some(now + self.config.request_timeout);
+        }
+        let allowance = Duration::from_millis(
+            self.handshake
+                .ping_interval
+                .saturating_add(self.handshake.ping_timeout),
+        );
+        Some(
+            state
+                .last_ping
+                .checked_add(allowance)
+                .unwrap_or(now + allowance),
+        )
+    }
+
+    fn ping_overdue(&self) -> bool {
+        matches!(self.ping_deadline(), Some(deadline) if deadline <= Instant::now())
+            && !self.state.lock().upgrading
+    }
+}
+
+fn too_large(len: u64, limit: u64) -> Error {
+    Error::new(
+        ErrorKind::InvalidMessage,
+        format!("the message takes {len} bytes; the server accepts at most {limit}"),
+    )
+}
+
+/// The event thread: calls the handlers and feeds [`Client::events`], in order, and
+/// watches the heartbeat. Ends after the disconnect event.
+pub(crate) fn run_events(
+    conn: Arc<Conn>,
+    shared: Weak<Shared>,
+    internal: Receiver<Internal>,
+    user: Sender<Event>,
+    connected: Sender<()>,
+) {
+    let _ = conn.event_thread.set(thread::current().id());
+    let client = || shared.upgrade().map(|shared| Client { shared });
+    let buffering = |client: &Option<Client>| {
+        client.as_ref().is_some_and(|c| {
+            c.shared
+                .buffer_events
+                .load(std::sync::atomic::Ordering::Acquire)
+        })
+    };
+    loop {
+        let next = match conn.ping_deadline() {
+            Some(deadline) => internal.recv_deadline(deadline),
+            None => internal.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let event = match next {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => {
+                if conn.ping_overdue() {
+                    log::info!(
+                        "engineio client: no ping from the server within ping interval + ping timeout"
+                    );
+                    conn.finish(Reason::PingTimeout);
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let client = client();
+        match event {
+            Internal::Connect => {
+                if let Some(c) = &client {
+                    if let Some(handler) = &c.shared.handlers.connect {
+                        guarded("connect", || handler(c));
+                    }
+                }
+                let _ = connected.send(());
+                if buffering(&client) {
+                    let _ = user.send(Event::Connect);
+                }
+            }
+            Internal::Message(message) => {
+                if buffering(&client) {
+                    let _ = user.send(Event::Message(message.clone()));
+                }
+                if let Some(c) = &client {
+                    if let Some(handler) = &c.shared.handlers.message {
+                        guarded("message", || handler(c, message));
+                    }
+                }
+            }
+            Internal::Closed(reason) => {
+                if let Some(c) = &client {
+                    if let Some(handler) = &c.shared.handlers.disconnect {
+                        guarded("disconnect", || handler(c, reason));
+                    }
+                }
+                if buffering(&client) {
+                    let _ = user.send(Event::Disconnect(reason));
+                }
+                drop(user);
+                if let Some(c) = client {
+                    c.shared.connection_ended(&conn);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn guarded(what: &str, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        log::error!("engineio client: the {what} handler panicked");
+    }
+}

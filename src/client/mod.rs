@@ -1,0 +1,683 @@
+//! The Engine.IO v4 client (feature `client`): blocking, with its own threads, no
+//! async runtime — the counterpart of python-engineio's `Client`.
+//!
+//! ```
+//! use engineio::client::{Client, Event};
+//! # use engineio::server::{App, Server};
+//! # let server = Server::builder().on_message(|s, sid, m| { let _ = s.send(sid, m); }).build()?;
+//! # let app = App::new(server).listen("127.0.0.1:0")?;
+//! # let url = format!("http://{}", app.local_addr());
+//!
+//! // `url` is the server's address, e.g. "http://127.0.0.1:5000".
+//! let client = Client::builder(&url).connect()?;
+//! client.send("hello")?;
+//! client.send(vec![1u8, 2, 3])?;
+//! for event in client.events() {
+//!     match event {
+//!         Event::Message(msg) if msg.is_binary() => client.disconnect(),
+//!         Event::Message(msg) => println!("echo: {:?}", msg.as_text()),
+//!         Event::Disconnect(reason) => println!("disconnected: {reason}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok::<(), engineio::Error>(())
+//! ```
+//!
+//! # Handlers or an iterator
+//!
+//! Events — [`Event::Connect`], [`Event::Message`] and [`Event::Disconnect`] — reach
+//! the program in two ways, which can be combined:
+//!
+//! - handlers given to the builder ([`on_connect`](ClientBuilder::on_connect),
+//!   [`on_message`](ClientBuilder::on_message),
+//!   [`on_disconnect`](ClientBuilder::on_disconnect)), called on the client's event
+//!   thread;
+//! - [`Client::events`], a blocking iterator (and channel receiver) over the same
+//!   events, which ends after the disconnect event.
+//!
+//! Both see one connection's events in order: connect first, then every message in
+//! the order the server sent it (across POSTs, GETs and the upgrade), then exactly one
+//! disconnect. Handlers are called one at a time, and a handler has returned before
+//! the iterator gets the next event.
+//!
+//! Events are buffered for the iterator from the start when the client has no
+//! handler at all; otherwise only once [`Client::events`] has been called (so a
+//! handler-only client buffers nothing). To see every event of a client with
+//! handlers, call `events()` before `connect()`: build with
+//! [`ClientBuilder::build`], then connect with [`Client::connect`].
+//!
+//! # Threads
+//!
+//! A connection has an event thread (handlers, heartbeat check), and: on polling, a
+//! GET thread and a POST thread; on WebSocket, a reader thread. During an upgrade a
+//! thread probes the WebSocket and then becomes its reader. [`Client::disconnect`] and
+//! [`Client::wait`] join every one of them.
+//!
+//! [`Client::send`] never waits on the network over polling: it queues, and the POST
+//! thread sends everything queued in one POST (or several, each within the server's
+//! `maxPayload` and of at most 16 packets, python-engineio's limit). Over WebSocket it writes the frame on the calling thread, which
+//! waits at most the request timeout when the network is stuck. The WebSocket is split
+//! into a read half and a write half (over TLS too), so a send never waits for the
+//! reader.
+//!
+//! # Heartbeat and reasons
+//!
+//! Every ping is answered at once with a pong carrying the same data. If no ping
+//! arrives within ping interval + ping timeout (the values the server advertised) of
+//! the last one, the client disconnects with [`Reason::PingTimeout`]. The other
+//! reasons: [`Reason::ClientDisconnect`] ([`Client::disconnect`], [`Client::abort`],
+//! dropping the last handle), [`Reason::ServerDisconnect`] (a CLOSE packet, or a
+//! WebSocket close frame with code 1000 or 1001), [`Reason::TransportClose`] (the
+//! connection dropped without a close), [`Reason::TransportError`] (a failed request, a
+//! non-2xx answer, an undecodable body, another close code).
+//!
+//! # Reuse
+//!
+//! A client can connect again once disconnected; the new connection starts with an
+//! empty outgoing queue and gets a new session. [`Client::events`] returns the
+//! iterator of the current connection, or of the next one while disconnected.
+//!
+//! # Proxies and TLS
+//!
+//! [`ClientBuilder::proxy`] sends polling requests through ureq's HTTP proxy support
+//! and tunnels the WebSocket through the same proxy with HTTP `CONNECT`. With the
+//! `tls` feature, `https` and `wss` URLs work over rustls; by default the server's
+//! certificate must chain to one of Mozilla's roots (the `webpki-roots` crate, not the
+//! operating system's store); `ClientBuilder::root_certificate_pem` (or `_der`) trusts
+//! a given root instead, and `ClientBuilder::danger_accept_invalid_certs` turns checking
+//! off for test servers. Client certificates are not supported yet.
+//!
+//! # Limits
+//!
+//! A text message containing U+001E cannot be sent over polling (the protocol has no
+//! escape for it): [`Client::send`] refuses it while the client polls. Messages larger
+//! than the server's `maxPayload` are refused by `send`. The outgoing queue is not
+//! bounded: a program that sends faster than the network carries should pace itself.
+
+mod config;
+mod conn;
+mod polling;
+#[cfg(feature = "tls")]
+mod tls;
+mod websocket;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+
+pub use self::config::ClientBuilder;
+pub use crate::packet::{Handshake, Message};
+pub use crate::transport::Transport;
+
+use self::config::{Config, Handlers};
+use self::conn::{Conn, Internal};
+use crate::packet::Packet;
+use crate::{Error, ErrorKind, Result};
+
+/// Why a connection ended, as given to the disconnect handler and in
+/// [`Event::Disconnect`]. The strings are python-engineio's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The client closed the connection: [`Client::disconnect`], [`Client::abort`] or
+    /// dropping the last handle.
+    ClientDisconnect,
+    /// The server closed the session: it sent a CLOSE packet, or closed the WebSocket
+    /// with code 1000 (normal) or 1001 (going away).
+    ServerDisconnect,
+    /// No ping arrived within ping interval + ping timeout.
+    PingTimeout,
+    /// The connection dropped without a close from either side.
+    TransportClose,
+    /// A request failed, the server answered a non-2xx status or an undecodable body,
+    /// or it closed the WebSocket with an error code.
+    TransportError,
+}
+
+impl Reason {
+    /// The reason as python-engineio names it: `"client disconnect"`,
+    /// `"server disconnect"`, `"ping timeout"`, `"transport close"`,
+    /// `"transport error"`.
+    ///
+    /// ```
+    /// assert_eq!(engineio::client::Reason::PingTimeout.as_str(), "ping timeout");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ClientDisconnect => "client disconnect",
+            Reason::ServerDisconnect => "server disconnect",
+            Reason::PingTimeout => "ping timeout",
+            Reason::TransportClose => "transport close",
+            Reason::TransportError => "transport error",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that happened on a connection, as [`Client::events`] yields it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed (once per connection, first).
+    Connect,
+    /// A message from the server, text or binary, in the order it was sent.
+    Message(Message),
+    /// The connection ended (once per connection, last).
+    Disconnect(Reason),
+}
+
+/// Where a client is in its life (python-engineio's states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Not connected: initially, and after a connection ended.
+    Disconnected,
+    /// [`Client::connect`] is running.
+    Connecting,
+    /// Connected; messages can be sent.
+    Connected,
+    /// [`Client::disconnect`] is running.
+    Disconnecting,
+}
+
+/// The events of one connection, in order: a blocking iterator that ends after
+/// [`Event::Disconnect`].
+///
+/// ```no_run
+/// # use engineio::client::{Client, Event};
+/// # let client = Client::builder("http://127.0.0.1:5000").connect()?;
+/// for event in client.events() {
+///     if let Event::Message(msg) = event {
+///         println!("{msg:?}");
+///     }
+/// }
+/// # Ok::<(), engineio::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Events {
+    rx: Receiver<Event>,
+}
+
+impl Events {
+    /// Waits at most `timeout` for the next event.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] when none came in time;
+    /// [`RecvTimeoutError::Disconnected`] after the connection's last event.
+    pub fn recv_timeout(&self, timeout: Duration) -> std::result::Result<Event, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
+            crossbeam_channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+
+    /// The next event if one is waiting, without blocking.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The underlying crossbeam receiver, for `select!` over several channels.
+    pub fn receiver(&self) -> &crossbeam_channel::Receiver<Event> {
+        &self.rx
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+
+    /// Blocks until the next event; `None` after the connection's last event.
+    fn next(&mut self) -> Option<Event> {
+        self.rx.recv().ok()
+    }
+}
+
+/// An Engine.IO client.
+///
+/// A `Client` is a cheap handle (an `Arc`): clone it to use it from other threads, or
+/// from its own handlers (which receive a `&Client`). Every method may be called from
+/// any thread. When the last handle is dropped, the connection is closed as by
+/// [`disconnect`](Client::disconnect) and handlers are no longer called.
+///
+/// See the [module documentation](self) for events, threads and reasons.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+    assert_send_sync::<Events>();
+};
+
+pub(crate) struct Shared {
+    config: Arc<Config>,
+    handlers: Handlers,
+    state: Mutex<ClientState>,
+    cond: Condvar,
+    buffer_events: AtomicBool,
+}
+
+struct ClientState {
+    phase: State,
+    conn: Option<Arc<Conn>>,
+    /// The sender of the next connection's events (taken by `connect`).
+    next_tx: Option<Sender<Event>>,
+    /// The receiver `events()` hands out: the current or the next connection's.
+    rx: Receiver<Event>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
+        f.debug_struct("Client")
+            .field("url", &self.shared.config.url(Transport::Polling, None))
+            .field("state", &state.phase)
+            .field("sid", &state.conn.as_ref().map(|c| c.handshake.sid.clone()))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder for a client of the server at `url` (`http`, `https`, `ws` or `wss`;
+    /// its query is kept, its path is not used, see [`ClientBuilder::path`]).
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) fn from_parts(config: Arc<Config>, handlers: Handlers) -> Client {
+        let buffer = handlers.is_empty();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Client {
+            shared: Arc::new(Shared {
+                config,
+                handlers,
+                state: Mutex::new(ClientState {
+                    phase: State::Disconnected,
+                    conn: None,
+                    next_tx: Some(tx),
+                    rx,
+                }),
+                cond: Condvar::new(),
+                buffer_events: AtomicBool::new(buffer),
+            }),
+        }
+    }
+
+    /// Connects: performs the handshake over the first transport, starts the
+    /// connection's threads, runs the connect handler, then (with the default
+    /// transports, when the server offers it) starts the upgrade to WebSocket in the
+    /// background. Blocks for the handshake (at most the request timeout) and until
+    /// the connect handler has returned.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::AlreadyConnected`] unless the client is disconnected, or when
+    ///   called from one of this client's handlers;
+    /// - [`ErrorKind::Connect`] when the server cannot be reached, [`ErrorKind::Timeout`]
+    ///   when it does not answer in time, [`ErrorKind::Tls`] when its certificate is
+    ///   refused;
+    /// - [`ErrorKind::Handshake`] when it answers with a non-2xx status (see
+    ///   [`Error::status`] and [`Error::body`]: a connect handler's `401` and JSON, a
+    ///   `400` and `{"code":…,"message":…}`) or with something other than an OPEN
+    ///   packet.
+    ///
+    /// ```
+    /// use engineio::client::Client;
+    /// use engineio::server::{App, Rejection, Server};
+    /// use engineio::ErrorKind;
+    ///
+    /// let server = Server::builder()
+    ///     .on_connect(|_, _, _| Err(Rejection::with_data("go away")))
+    ///     .build()?;
+    /// let app = App::new(server).listen("127.0.0.1:0")?;
+    /// let client = Client::builder(&format!("http://{}", app.local_addr())).build()?;
+    /// let err = client.connect().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Handshake);
+    /// assert_eq!(err.status(), Some(401));
+    /// assert_eq!(err.body(), Some("\"go away\""));
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn connect(&self) -> Result<()> {
+        let (events_tx, old) = {
+            let mut state = self.shared.state.lock();
+            if state.conn.as_ref().is_some_and(|c| c.is_event_thread()) {
+                return Err(Error::new(
+                    ErrorKind::AlreadyConnected,
+                    "connect cannot be called from this client's own handlers",
+                ));
+            }
+            if state.phase != State::Disconnected {
+                return Err(Error::new(
+                    ErrorKind::AlreadyConnected,
+                    format!("the client is {:?}", state.phase),
+                ));
+            }
+            state.phase = State::Connecting;
+            let tx = match state.next_tx.take() {
+                Some(tx) => tx,
+                None => {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    state.rx = rx;
+                    tx
+                }
+            };
+            (tx, state.conn.take())
+        };
+        if let Some(old) = old {
+            old.join_threads();
+        }
+        let result = self.open(events_tx);
+        if result.is_err() {
+            let mut state = self.shared.state.lock();
+            state.phase = State::Disconnected;
+            state.conn = None;
+            self.shared.cond.notify_all();
+        }
+        result
+    }
+
+    fn open(&self, events_tx: Sender<Event>) -> Result<()> {
+        let config = Arc::clone(&self.shared.config);
+        let agent = polling::agent(&config);
+        let first = config.transports[0];
+        let (handshake, cookie, rest, link) = match first {
+            Transport::Polling => {
+                let opened = polling::handshake(&agent, &config)?;
+                (opened.handshake, opened.cookie, opened.rest, None)
+            }
+            Transport::WebSocket => {
+                let (handshake, link) = websocket::handshake(&config)?;
+                (handshake, None, Vec::new(), Some(link))
+            }
+        };
+        log::debug!(
+            "engineio client: connected, sid {} over {first}",
+            handshake.sid
+        );
+        let (internal_tx, internal_rx) = crossbeam_channel::unbounded();
+        let conn = Arc::new(Conn::new(
+            Arc::clone(&config),
+            handshake,
+            cookie,
+            agent,
+            first,
+            link.as_ref().map(|l| Arc::clone(&l.writer)),
+            internal_tx,
+        ));
+        conn.emit(Internal::Connect);
+        {
+            let mut state = self.shared.state.lock();
+            state.conn = Some(Arc::clone(&conn));
+            state.phase = State::Connected;
+        }
+        let (connected_tx, connected_rx) = crossbeam_channel::bounded(1);
+        let started = (|| {
+            let c = Arc::clone(&conn);
+            let weak = Arc::downgrade(&self.shared);
+            conn.spawn("events", move || {
+                conn::run_events(c, weak, internal_rx, events_tx, connected_tx)
+            })?;
+            match link {
+                None => {
+                    for packet in rest {
+                        if !conn.on_packet(packet) {
+                            break;
+                        }
+                    }
+                    polling::start(&conn)
+                }
+                Some(link) => websocket::start_reader(&conn, link),
+            }
+        })();
+        if let Err(e) = started {
+            conn.finish(Reason::TransportError);
+            conn.join_threads();
+            return Err(e);
+        }
+        // The connect event fires before any upgrade attempt.
+        let _ = connected_rx.recv();
+        let offered = conn.handshake.upgrades.iter().any(|u| u == "websocket");
+        if first == Transport::Polling
+            && offered
+            && config.transports.contains(&Transport::WebSocket)
+            && !conn.is_closed()
+        {
+            if let Err(e) = websocket::start_upgrade(&conn) {
+                log::warn!("engineio client: cannot start the upgrade: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection, if the client is connected or disconnecting.
+    fn conn(&self) -> Option<Arc<Conn>> {
+        let state = self.shared.state.lock();
+        match state.phase {
+            State::Connected | State::Disconnecting => state.conn.clone(),
+            _ => None,
+        }
+    }
+
+    /// Sends a message: text (`&str`, `String`) or binary (`Vec<u8>`, `&[u8]`,
+    /// [`bytes::Bytes`]). On polling it is queued and sent by the POST thread (batched
+    /// with others); on WebSocket it is written on this thread.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotConnected`] when not connected (nothing is queued);
+    /// [`ErrorKind::InvalidMessage`] for a message over the server's `maxPayload`, or
+    /// text containing U+001E while on polling; an I/O error when the WebSocket write
+    /// fails (the connection then ends with [`Reason::TransportError`]).
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// use engineio::ErrorKind;
+    ///
+    /// let client = Client::builder("http://127.0.0.1:9").build()?;
+    /// assert_eq!(client.send("hi").unwrap_err().kind(), ErrorKind::NotConnected);
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn send(&self, message: impl Into<Message>) -> Result<()> {
+        let conn = self
+            .conn()
+            .ok_or_else(|| Error::new(ErrorKind::NotConnected, "the client is not connected"))?;
+        conn.send(Packet::Message(message.into()))
+    }
+
+    /// Sends `value` as JSON text (with `serde_json`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Json`] when `value` cannot be serialized, then as [`send`](Self::send).
+    ///
+    /// ```no_run
+    /// # use engineio::client::Client;
+    /// # let client = Client::builder("http://127.0.0.1:5000").connect()?;
+    /// client.send_json(&serde_json::json!({"op": "join", "room": 7}))?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn send_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let text = serde_json::to_string(value)?;
+        self.send(text)
+    }
+
+    /// The events of the current connection (or of the next one while
+    /// disconnected), as a blocking iterator that ends after [`Event::Disconnect`].
+    /// From this call on, events are buffered for the iterator even when handlers are
+    /// set (see the [module documentation](self)). Iterators of one connection share
+    /// its events: each event goes to one of them.
+    pub fn events(&self) -> Events {
+        self.shared.buffer_events.store(true, Ordering::Release);
+        Events {
+            rx: self.shared.state.lock().rx.clone(),
+        }
+    }
+
+    /// Blocks until the client is disconnected (returns at once if it is), and joins
+    /// the connection's threads. Returns at once when called from a handler.
+    pub fn wait(&self) {
+        self.wait_until(None);
+    }
+
+    /// As [`wait`](Self::wait), for at most `timeout`. Returns whether the client is
+    /// disconnected.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let conn = {
+            let mut state = self.shared.state.lock();
+            if state.conn.as_ref().is_some_and(|c| c.is_event_thread()) {
+                return state.phase == State::Disconnected;
+            }
+            while state.phase != State::Disconnected {
+                match deadline {
+                    None => self.shared.cond.wait(&mut state),
+                    Some(deadline) => {
+                        if self
+                            .shared
+                            .cond
+                            .wait_until(&mut state, deadline)
+                            .timed_out()
+                        {
+                            return false;
+                        }
+                    }
+                }
+            }
+            state.conn.clone()
+        };
+        if let Some(conn) = conn {
+            conn.join_threads();
+        }
+        true
+    }
+
+    /// Disconnects gracefully: CLOSE is sent (as a POST, or as a text frame written
+    /// and flushed before the WebSocket close frame), the disconnect handler runs with
+    /// [`Reason::ClientDisconnect`], and every thread of the connection is joined.
+    /// Blocks at most about the request timeout plus the handlers' time. Does nothing
+    /// when not connected. From a handler, it returns once the transport is closed;
+    /// the disconnect event follows when the handler returns.
+    pub fn disconnect(&self) {
+        self.close(false);
+    }
+
+    /// Disconnects at once, without sending CLOSE: requests and sockets are cut, the
+    /// disconnect handler runs with [`Reason::ClientDisconnect`], and the threads are
+    /// joined. The server sees the connection drop.
+    pub fn abort(&self) {
+        self.close(true);
+    }
+
+    fn close(&self, abort: bool) {
+        let conn = {
+            let mut state = self.shared.state.lock();
+            match state.phase {
+                State::Connected => {
+                    state.phase = State::Disconnecting;
+                    state.conn.clone()
+                }
+                State::Disconnecting => state.conn.clone(),
+                State::Disconnected | State::Connecting => None,
+            }
+        };
+        let Some(conn) = conn else {
+            return;
+        };
+        if abort {
+            conn.finish(Reason::ClientDisconnect);
+        } else {
+            conn.close();
+        }
+        if conn.is_event_thread() {
+            conn.join_threads();
+        } else {
+            self.wait();
+        }
+    }
+
+    /// The client's state.
+    pub fn state(&self) -> State {
+        self.shared.state.lock().phase
+    }
+
+    /// Whether the client is connected (and not disconnecting).
+    pub fn is_connected(&self) -> bool {
+        let state = self.shared.state.lock();
+        state.phase == State::Connected && state.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
+    /// The session id, while connected.
+    pub fn sid(&self) -> Option<String> {
+        self.conn().map(|c| c.handshake.sid.clone())
+    }
+
+    /// What the server said in its handshake, while connected.
+    pub fn handshake(&self) -> Option<Handshake> {
+        self.conn().map(|c| c.handshake.clone())
+    }
+
+    /// The transport in use while connected: polling until an upgrade completes, then
+    /// WebSocket.
+    pub fn transport(&self) -> Option<Transport> {
+        self.conn().map(|c| c.state.lock().transport)
+    }
+
+    /// Waits at most `timeout` for an upgrade attempt in progress to finish (succeed or
+    /// fail), and returns the transport then in use; `None` when not connected.
+    pub fn wait_for_upgrade(&self, timeout: Duration) -> Option<Transport> {
+        let conn = self.conn()?;
+        let deadline = Instant::now() + timeout;
+        let mut state = conn.state.lock();
+        while state.upgrade_pending && state.closed.is_none() {
+            if conn.cond.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        if state.closed.is_some() {
+            None
+        } else {
+            Some(state.transport)
+        }
+    }
+}
+
+impl Shared {
+    /// Called by the event thread after the disconnect event.
+    fn connection_ended(&self, conn: &Arc<Conn>) {
+        let mut state = self.state.lock();
+        if state.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            state.phase = State::Disconnected;
+            if state.next_tx.is_none() {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                state.next_tx = Some(tx);
+                state.rx = rx;
+            }
+        }
+        self.cond.notify_all();
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let conn = self.state.get_mut().conn.take();
+        if let Some(conn) = conn {
+            conn.close();
+            conn.join_threads();
+        }
+    }
+}
