@@ -1,9 +1,6 @@
 //! The client against our own server, on loopback sockets: handshake, events,
 //! sending, batching and limits, heartbeat, closing from either side, reuse.
 //!
-//! WebSocket and upgrade tests against our server are `#[ignore]`d until the server's
-//! WebSocket transport lands (issue 3); the same behaviours are tested against the
-//! Node.js and Python servers in `client_interop.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
