@@ -1,6 +1,5 @@
 //! The client against our own server, on loopback sockets: handshake, events,
 //! sending, batching and limits, heartbeat, closing from either side, reuse.
-//!
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
