@@ -269,6 +269,30 @@ fn run_contender(
     r
 }
 
+/// Waits (at most 10 s) until the kernel has torn down the last scenario's TCP
+/// sockets, so that closing 15k connections does not land in the next measurement.
+fn settle() {
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let busy = std::fs::read_to_string("/proc/net/sockstat")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("TCP:"))?;
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let get = |name: &str| -> Option<u64> {
+                    let i = fields.iter().position(|f| *f == name)?;
+                    fields.get(i + 1)?.parse().ok()
+                };
+                Some(get("inuse")? + get("orphan")?)
+            });
+        match busy {
+            Some(n) if n > 200 => std::thread::sleep(std::time::Duration::from_millis(100)),
+            _ => break,
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+}
+
 /// Starts the contender, runs `f`, stops the contender (all of it), and prints a line.
 fn with_server<T: serde::Serialize>(
     c: &Contender,
@@ -285,6 +309,7 @@ fn with_server<T: serde::Serialize>(
                 other => other,
             };
             srv.stop();
+            settle();
             r
         }
         Err(e) => Err(e),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -139,6 +139,7 @@ fn accept_loop(
     let mut backoff = Duration::from_millis(5);
     // A rendezvous channel: a send succeeds only if a thread is idle, waiting.
     let (idle_tx, idle_rx) = crossbeam_channel::bounded::<Job>(0);
+    let idle_count = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
             Ok((s, p)) => {
@@ -186,11 +187,11 @@ fn accept_loop(
             Err(e) => e.into_inner(),
         };
         let service = service.clone();
-        let idle_rx = idle_rx.clone();
+        let idle = (idle_rx.clone(), idle_count.clone());
         let spawned = thread::Builder::new()
             .name("eio-conn".into())
             .stack_size(limits.thread_stack_size)
-            .spawn(move || connection_thread(job, &idle_rx, limits, &*service));
+            .spawn(move || connection_thread(job, &idle.0, &idle.1, limits, &*service));
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
             let mut open = connections.open.lock();
@@ -215,11 +216,16 @@ struct Job {
 /// threads saves a thread start (stack mapping, guard page, clone) per connection.
 const IDLE_THREAD_TIME: Duration = Duration::from_secs(5);
 
+/// The most connection threads kept waiting; beyond, a thread ends with its connection
+/// (so that 15k connections closing at once do not leave 15k idle threads behind).
+const MAX_IDLE_THREADS: usize = 64;
+
 /// Serves `job`, then whatever connections the accept loop hands over while this
 /// thread is idle, until none comes for [`IDLE_THREAD_TIME`].
 fn connection_thread(
     mut job: Job,
     idle: &crossbeam_channel::Receiver<Job>,
+    idle_count: &AtomicUsize,
     limits: Limits,
     service: &dyn Service,
 ) {
@@ -234,7 +240,13 @@ fn connection_thread(
             let _guard = Untrack { id, conns };
             serve_connection(stream, peer, limits, service);
         }
-        job = match idle.recv_timeout(IDLE_THREAD_TIME) {
+        if idle_count.fetch_add(1, Ordering::SeqCst) >= MAX_IDLE_THREADS {
+            idle_count.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let next = idle.recv_timeout(IDLE_THREAD_TIME);
+        idle_count.fetch_sub(1, Ordering::SeqCst);
+        job = match next {
             Ok(next) => next,
             Err(_) => return,
         };
