@@ -17,7 +17,7 @@ use engineio::{Message, Transport};
 mod support;
 use support::ChildServer;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Node,
     Python,
@@ -167,7 +167,17 @@ fn echo_and_client_close(peer: Peer, mode: Mode) {
         Peer::Node => "transport close",
         Peer::Python => "client disconnect",
     };
-    assert_eq!(reason, expected, "{what}: the server's reason");
+    // One race is the reference server's own: its ping timer may fire after our
+    // close frame reached it, and writing that ping to a closing WebSocket fails
+    // ("write error", reported as "transport error"). Tolerate exactly that one.
+    let node_ping_race = peer == Peer::Node
+        && reason == "transport error"
+        && server.stderr().contains(": write error");
+    assert!(
+        reason == expected || node_ping_race,
+        "{what}: the server's reason is {reason:?}, expected {expected:?}; server stderr: {}",
+        server.stderr()
+    );
 }
 
 fn server_close(peer: Peer, mode: Mode) {

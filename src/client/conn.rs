@@ -46,7 +46,8 @@ pub(crate) struct ConnState {
     pub(crate) ws: Option<Arc<WsWriter>>,
     /// The probing WebSocket's socket, to interrupt an upgrade.
     pub(crate) probe: Option<TcpStream>,
-    /// The POST carrying CLOSE has completed.
+    /// The POST carrying CLOSE has completed, or (WebSocket) CLOSE and the close frame
+    /// have been written.
     pub(crate) close_sent: bool,
 }
 
@@ -254,7 +255,7 @@ impl Conn {
     /// socket of the connection, and tells the event thread. Returns false if it had
     /// already ended.
     pub(crate) fn finish(&self, reason: Reason) -> bool {
-        let (ws, probe) = {
+        let (ws, probe, graceful_ws) = {
             let mut state = self.state.lock();
             if state.closed.is_some() {
                 return false;
@@ -264,7 +265,8 @@ impl Conn {
             state.upgrade_pending = false;
             state.outbox.clear();
             self.cond.notify_all();
-            (state.ws.clone(), state.probe.take())
+            let graceful_ws = state.closing && state.close_sent;
+            (state.ws.clone(), state.probe.take(), graceful_ws)
         };
         log::debug!(
             "engineio client: connection {} ended: {reason}",
@@ -272,7 +274,14 @@ impl Conn {
         );
         self.agent.clone().shutdown();
         if let Some(ws) = ws {
-            ws.shutdown();
+            if graceful_ws {
+                // The server closes TCP after the close handshake (RFC 6455 §7.1.1);
+                // closing first with its bytes unread would reset the connection,
+                // which servers report as an error.
+                ws.close_gracefully(Duration::from_millis(500));
+            } else {
+                ws.shutdown();
+            }
         }
         if let Some(probe) = probe {
             let _ = probe.shutdown(Shutdown::Both);
@@ -316,6 +325,8 @@ impl Conn {
                 let written = ws.lock().send_close();
                 if let Err(e) = &written {
                     log::debug!("engineio client: writing CLOSE failed: {e}");
+                } else {
+                    self.state.lock().close_sent = true;
                 }
                 if written.is_ok() {
                     // Let the server answer the close frame, so that nothing we wrote

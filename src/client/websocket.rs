@@ -13,7 +13,7 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use parking_lot::{Mutex, MutexGuard};
@@ -156,6 +156,27 @@ impl WsWriter {
 
     /// Interrupts the reader and any write in progress.
     pub(crate) fn shutdown(&self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
+    /// After a completed close handshake: half-closes, then waits (at most `wait`) for
+    /// the server to close its side, discarding what still arrives, then shuts down.
+    pub(crate) fn close_gracefully(&self, wait: Duration) {
+        let _ = self.socket.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 1024];
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.socket.set_read_timeout(Some(deadline - now)).is_err() {
+                break;
+            }
+            match (&self.socket).read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
         let _ = self.socket.shutdown(Shutdown::Both);
     }
 }

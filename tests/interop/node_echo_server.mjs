@@ -93,7 +93,10 @@ engine.on('connection', (socket) => {
     socket.send(data);
   });
   // Tests read the reason the reference server gives for each closed session.
-  socket.on('close', (reason) => {
+  socket.on('close', (reason, description) => {
+    if (description) {
+      process.stderr.write(`close ${socket.id}: ${description.message || description}\n`);
+    }
     process.stdout.write(`close ${socket.id} ${reason}\n`);
   });
   socket.on('error', (err) => {
