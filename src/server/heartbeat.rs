@@ -2,8 +2,7 @@
 //! the close timeout of a lingering session, the upgrade timeout of a probing WebSocket
 //! and the bound on a closing WebSocket. Deadlines are exact (no sweep period).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Instant;
@@ -25,33 +24,20 @@ pub(crate) enum Timer {
 }
 
 struct Entry {
-    at: Instant,
-    seq: u64,
     kind: Timer,
     gen: u64,
     socket: Weak<Socket>,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
-}
+/// A timer's place in the schedule: its deadline, then the order it was set in.
+pub(crate) type TimerKey = (Instant, u64);
 
 #[derive(Default)]
 struct Timers {
-    heap: BinaryHeap<Reverse<Entry>>,
+    /// Pending timers, earliest first. A closed session's timers are removed at once
+    /// ([`Heartbeat::cancel`]), so the schedule holds live sessions' timers only, however
+    /// many sessions come and go.
+    map: BTreeMap<TimerKey, Entry>,
     seq: u64,
     stop: bool,
 }
@@ -96,19 +82,42 @@ impl Heartbeat {
     }
 
     pub(crate) fn push(&self, socket: &Arc<Socket>, at: Instant, kind: Timer, gen: u64) {
+        let key = {
+            let mut t = self.shared.timers.lock();
+            t.seq += 1;
+            let key = (at, t.seq);
+            let earliest = t.map.first_key_value().map(|(k, _)| k.0);
+            t.map.insert(
+                key,
+                Entry {
+                    kind,
+                    gen,
+                    socket: Arc::downgrade(socket),
+                },
+            );
+            if earliest.map_or(true, |e| at < e) {
+                self.shared.wake.notify_one();
+            }
+            key
+        };
+        socket.remember_timer(key);
+    }
+
+    /// How many timers are pending.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.shared.timers.lock().map.len()
+    }
+
+    /// Removes every pending timer of a session (it has closed).
+    pub(crate) fn cancel(&self, socket: &Socket) {
+        let keys = socket.take_timers();
+        if keys.is_empty() {
+            return;
+        }
         let mut t = self.shared.timers.lock();
-        t.seq += 1;
-        let earliest = t.heap.peek().map(|e| e.0.at);
-        let seq = t.seq;
-        t.heap.push(Reverse(Entry {
-            at,
-            seq,
-            kind,
-            gen,
-            socket: Arc::downgrade(socket),
-        }));
-        if earliest.map_or(true, |e| at < e) {
-            self.shared.wake.notify_one();
+        for k in keys {
+            t.map.remove(&k);
         }
     }
 
@@ -133,17 +142,16 @@ fn run(shared: Arc<Shared>, server: Weak<Inner>) {
             return;
         }
         let now = Instant::now();
-        let due = matches!(timers.heap.peek(), Some(e) if e.0.at <= now);
-        if due {
-            let Reverse(entry) = timers.heap.pop().expect("peeked");
-            drop(timers);
-            if let (Some(socket), Some(server)) = (entry.socket.upgrade(), server.upgrade()) {
-                server.on_timer(&socket, entry.kind, entry.gen);
+        let next = timers.map.first_key_value().map(|(k, _)| k.0);
+        match next {
+            Some(at) if at <= now => {
+                let (_, entry) = timers.map.pop_first().expect("a first entry");
+                drop(timers);
+                if let (Some(socket), Some(server)) = (entry.socket.upgrade(), server.upgrade()) {
+                    server.on_timer(&socket, entry.kind, entry.gen);
+                }
+                timers = shared.timers.lock();
             }
-            timers = shared.timers.lock();
-            continue;
-        }
-        match timers.heap.peek().map(|e| e.0.at) {
             Some(at) => {
                 shared.wake.wait_until(&mut timers, at);
             }

@@ -726,7 +726,12 @@ impl Inner {
         ws_code: Option<u16>,
     ) {
         let linger = reason == Reason::ServerDisconnect && !now;
-        match socket.begin_close(reason, linger) {
+        let outcome = socket.begin_close(reason, linger);
+        if !matches!(outcome, socket::CloseOutcome::AlreadyClosed) {
+            // Its pings, pong deadline and upgrade timeout will never matter again.
+            self.heartbeat.cancel(socket);
+        }
+        match outcome {
             socket::CloseOutcome::AlreadyClosed => return,
             socket::CloseOutcome::Closed => self.forget(socket),
             socket::CloseOutcome::Lingering(gen) => self.heartbeat.schedule_close(
@@ -900,3 +905,33 @@ impl RecentCloses {
 
 /// How long after a client's close a trailing GET gets a noop instead of an error.
 const CLIENT_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_sessions_leave_no_timers_behind() {
+        let server = Server::builder().build().unwrap();
+        let inner = server.inner().clone();
+        for i in 0..1000 {
+            let socket = inner.create_session(Transport::Polling).unwrap();
+            assert!(socket.accept());
+            inner.start_heartbeat(&socket);
+            if i % 2 == 0 {
+                inner.close(&socket, Reason::ClientDisconnect);
+            } else {
+                // A server close of a polling session lingers, with a close timeout.
+                inner.close(&socket, Reason::ServerDisconnect);
+                inner.close_now(&socket, Reason::ServerDisconnect);
+            }
+        }
+        assert_eq!(inner.heartbeat.pending(), 0);
+        assert_eq!(server.table_size(), 0);
+        let live = inner.create_session(Transport::Polling).unwrap();
+        assert!(live.accept());
+        inner.start_heartbeat(&live);
+        assert_eq!(inner.heartbeat.pending(), 1);
+        server.shutdown();
+    }
+}

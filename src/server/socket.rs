@@ -79,6 +79,8 @@ pub(crate) struct Socket {
     /// Held while a handler of this session runs: calls never overlap.
     pub handler_lock: Mutex<()>,
     pub data: Mutex<Option<Box<dyn Any + Send>>>,
+    /// The session's pending heartbeat timers, so that closing can remove them.
+    timers: Mutex<Vec<super::heartbeat::TimerKey>>,
 }
 
 pub(crate) enum EnqueueError {
@@ -138,6 +140,7 @@ impl Socket {
             wake: Condvar::new(),
             handler_lock: Mutex::new(()),
             data: Mutex::new(None),
+            timers: Mutex::new(Vec::new()),
         }
     }
 
@@ -394,6 +397,19 @@ impl Socket {
 
     pub(crate) fn end_post(&self) {
         self.state.lock().post_in_flight = false;
+    }
+
+    /// Records a timer set for this session, forgetting those already due.
+    pub(crate) fn remember_timer(&self, key: super::heartbeat::TimerKey) {
+        let mut timers = self.timers.lock();
+        let now = Instant::now();
+        timers.retain(|k| k.0 > now);
+        timers.push(key);
+    }
+
+    /// The session's pending timers, taken.
+    pub(crate) fn take_timers(&self) -> Vec<super::heartbeat::TimerKey> {
+        std::mem::take(&mut *self.timers.lock())
     }
 
     /// The session's WebSocket writer, if it has one.
