@@ -330,6 +330,26 @@ impl ChildServer {
             .unwrap_or_default()
     }
 
+    /// Waits (at most 10 s) for `echo_server` to report a session's end and returns
+    /// its reason (from the line `disconnect SID REASON`); fails if none comes, or if
+    /// more than one session ended.
+    pub fn single_disconnect_reason(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.stdout();
+            let ends: Vec<&String> = lines
+                .iter()
+                .filter(|l| l.starts_with("disconnect "))
+                .collect();
+            if let Some(first) = ends.first() {
+                assert_eq!(ends.len(), 1, "{lines:?}");
+                return first.splitn(3, ' ').nth(2).unwrap_or("").to_string();
+            }
+            assert!(Instant::now() < deadline, "no disconnect seen: {lines:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The most recent lines the child wrote on stdout (up to 1000).
     pub fn stdout(&self) -> Vec<String> {
         self.stdout_lines
