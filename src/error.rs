@@ -54,6 +54,10 @@ pub enum ErrorKind {
     /// `connect` was called on a client that is already connected, connecting or
     /// disconnecting. Disconnect (or [`wait`](crate::client::Client::wait)) first.
     AlreadyConnected,
+    /// The client's outgoing queue already holds its limit
+    /// ([`max_buffered_bytes`](crate::client::ClientBuilder::max_buffered_bytes)); the
+    /// message was not queued. Send again once the network has caught up.
+    QueueFull,
 }
 
 impl ErrorKind {
@@ -74,6 +78,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timed out",
             ErrorKind::NotConnected => "not connected",
             ErrorKind::AlreadyConnected => "already connected",
+            ErrorKind::QueueFull => "outgoing queue full",
         }
     }
 }

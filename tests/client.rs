@@ -682,3 +682,42 @@ fn upgrade_is_not_attempted_when_the_server_offers_none() {
     assert_eq!(next_message(&client.events()), Message::from("x"));
     client.disconnect();
 }
+
+#[test]
+fn a_full_outgoing_queue_refuses_sends_instead_of_growing() {
+    // The server takes 300 ms per message, so POSTs are slow and the queue fills.
+    let server = Server::builder()
+        .on_message(|_, _, _| thread::sleep(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let app = App::new(server).listen("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", app.local_addr());
+    let client = polling(&url).max_buffered_bytes(1000).connect().unwrap();
+    client.send("first").unwrap();
+    thread::sleep(Duration::from_millis(50)); // the first POST is now in flight
+    let chunk = "x".repeat(99);
+    let mut refused = 0;
+    let mut queued = 0;
+    for _ in 0..30 {
+        match client.send(chunk.as_str()) {
+            Ok(()) => queued += 1,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::QueueFull, "{e}");
+                refused += 1;
+            }
+        }
+    }
+    // 1000 bytes hold ten 100-byte packets (nine if "first" had not left yet); the
+    // rest were refused, not queued.
+    assert!(
+        (9..=10).contains(&queued),
+        "queued {queued}, refused {refused}"
+    );
+    assert_eq!(queued + refused, 30);
+    // Once the queue drains, sending works again.
+    wait_for("queue drained", Duration::from_secs(15), || {
+        client.send(chunk.as_str()).is_ok()
+    });
+    client.disconnect();
+    app.shutdown();
+}

@@ -59,6 +59,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     timestamp_requests: bool,
     proxy: Option<String>,
+    max_buffered: usize,
     #[cfg(feature = "tls")]
     tls: crate::client::tls::TlsOptions,
     handlers: Handlers,
@@ -86,6 +87,7 @@ impl ClientBuilder {
             request_timeout: Duration::from_secs(5),
             timestamp_requests: true,
             proxy: None,
+            max_buffered: 16 * 1024 * 1024,
             #[cfg(feature = "tls")]
             tls: Default::default(),
             handlers: Handlers::default(),
@@ -129,6 +131,15 @@ impl ClientBuilder {
     /// wait up to ping interval + ping timeout + this. Defaults to 5 seconds.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of messages waiting to be POSTed (polling). A
+    /// [`send`](Client::send) that would go over it fails with
+    /// [`ErrorKind::QueueFull`](crate::ErrorKind::QueueFull) and queues nothing: the
+    /// program produces faster than the network carries. Defaults to 16 MiB.
+    pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.max_buffered = bytes;
         self
     }
 
@@ -240,6 +251,7 @@ impl ClientBuilder {
             self.request_timeout,
             self.timestamp_requests,
             self.proxy.as_deref(),
+            self.max_buffered,
             #[cfg(feature = "tls")]
             self.tls,
         )?;
@@ -291,6 +303,7 @@ pub(crate) struct Config {
     pub(crate) request_timeout: Duration,
     pub(crate) timestamp_requests: bool,
     pub(crate) proxy: Option<ureq::Proxy>,
+    pub(crate) max_buffered: usize,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::client::tls::Tls,
 }
@@ -306,6 +319,7 @@ impl Config {
         request_timeout: Duration,
         timestamp_requests: bool,
         proxy: Option<&str>,
+        max_buffered: usize,
         #[cfg(feature = "tls")] tls: crate::client::tls::TlsOptions,
     ) -> Result<Arc<Config>> {
         let (target, url_path, url_query) = parse_url(url)?;
@@ -390,6 +404,7 @@ impl Config {
             request_timeout,
             timestamp_requests,
             proxy,
+            max_buffered,
             #[cfg(feature = "tls")]
             tls: crate::client::tls::Tls::new(tls)?,
         }))
@@ -531,6 +546,7 @@ mod tests {
             Duration::from_secs(1),
             false,
             None,
+            1 << 20,
             #[cfg(feature = "tls")]
             Default::default(),
         )
@@ -570,6 +586,7 @@ mod tests {
                 Duration::from_secs(1),
                 true,
                 None,
+                1 << 20,
                 #[cfg(feature = "tls")]
                 Default::default(),
             )

@@ -34,6 +34,8 @@ pub(crate) struct ConnState {
     pub(crate) closing: bool,
     /// Packets waiting for the POST writer (polling only).
     pub(crate) outbox: VecDeque<Packet>,
+    /// The encoded size of `outbox`, bounded by `max_buffered`.
+    pub(crate) outbox_bytes: usize,
     pub(crate) get_in_flight: bool,
     pub(crate) post_in_flight: bool,
     /// Polling is paused while the upgrade switches over (X6).
@@ -84,6 +86,7 @@ impl Conn {
                 closed: None,
                 closing: false,
                 outbox: VecDeque::new(),
+                outbox_bytes: 0,
                 get_in_flight: false,
                 post_in_flight: false,
                 upgrading: false,
@@ -210,6 +213,19 @@ impl Conn {
                 if len > limit {
                     return Err(too_large(len, limit));
                 }
+                let size = packet.encoded_len();
+                if state.outbox_bytes + size > self.config.max_buffered
+                    && !matches!(packet, Packet::Pong(_) | Packet::Close)
+                {
+                    return Err(Error::new(
+                        ErrorKind::QueueFull,
+                        format!(
+                            "{} bytes are waiting to be sent (max_buffered_bytes)",
+                            state.outbox_bytes
+                        ),
+                    ));
+                }
+                state.outbox_bytes += size;
                 state.outbox.push_back(packet);
                 self.cond.notify_all();
                 Ok(())
@@ -264,6 +280,7 @@ impl Conn {
             state.upgrading = false;
             state.upgrade_pending = false;
             state.outbox.clear();
+            state.outbox_bytes = 0;
             self.cond.notify_all();
             let graceful_ws = state.closing && state.close_sent;
             (state.ws.clone(), state.probe.take(), graceful_ws)
@@ -305,6 +322,7 @@ impl Conn {
         }
         match state.transport {
             Transport::Polling => {
+                state.outbox_bytes += 1;
                 state.outbox.push_back(Packet::Close);
                 self.cond.notify_all();
                 while !state.close_sent && state.closed.is_none() {

@@ -91,8 +91,9 @@
 //!
 //! A text message containing U+001E cannot be sent over polling (the protocol has no
 //! escape for it): [`Client::send`] refuses it while the client polls. Messages larger
-//! than the server's `maxPayload` are refused by `send`. The outgoing queue is not
-//! bounded: a program that sends faster than the network carries should pace itself.
+//! than the server's `maxPayload` are refused by `send`. The polling outgoing queue is
+//! bounded by [`ClientBuilder::max_buffered_bytes`] (16 MiB): beyond it `send` fails with
+//! [`ErrorKind::QueueFull`] and queues nothing.
 
 mod config;
 mod conn;

@@ -319,6 +319,8 @@ fn post_loop(conn: &Conn) {
                 count += 1;
             }
             let batch: Vec<Packet> = state.outbox.drain(..count).collect();
+            let taken: usize = batch.iter().map(Packet::encoded_len).sum();
+            state.outbox_bytes = state.outbox_bytes.saturating_sub(taken);
             has_close = batch.iter().any(|p| matches!(p, Packet::Close));
             payload::encode(&batch, &mut body);
             state.post_in_flight = true;

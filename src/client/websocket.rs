@@ -594,6 +594,7 @@ fn upgrade(conn: &Conn) {
         let mut writer = link.writer.lock();
         let mut packets = vec![Packet::Upgrade];
         packets.extend(state.outbox.drain(..));
+        state.outbox_bytes = 0;
         state.transport = Transport::WebSocket;
         state.ws = Some(Arc::clone(&link.writer));
         state.probe = None;
