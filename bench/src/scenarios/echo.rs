@@ -53,21 +53,14 @@ pub struct Throughput {
     pub disconnects: usize,
 }
 
-/// Runs (b): every rate in turn on the same connections; stops after a rate that was
-/// not sustained.
-pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<LatencyPoint>, String> {
-    let mut gen = generator(server.addr)?;
-    let mut sessions = Sessions::default();
-    let n = s.echo_connections;
-    let r = ramp(
-        &mut gen,
-        &mut sessions,
-        kind,
-        n,
-        n,
-        Duration::from_secs(20),
-        u64::MAX,
-    );
+/// Opens `n` connections of `kind` (at most 20 s); their ids, or why not all opened.
+fn open_all(
+    gen: &mut crate::gen::Gen,
+    sessions: &mut Sessions,
+    kind: Kind,
+    n: usize,
+) -> Result<Vec<crate::gen::ConnId>, String> {
+    let r = ramp(gen, sessions, kind, n, n, Duration::from_secs(20), u64::MAX);
     if r.ready.len() < n {
         return Err(format!(
             "opened {} of {n} connections: {}",
@@ -75,7 +68,16 @@ pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<Latency
             r.stopped.or(r.first_error).unwrap_or_default()
         ));
     }
-    let ids = r.ready;
+    Ok(r.ready)
+}
+
+/// Runs (b): every rate in turn on the same connections; stops after a rate that was
+/// not sustained.
+pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<LatencyPoint>, String> {
+    let mut gen = generator(server.addr)?;
+    let mut sessions = Sessions::default();
+    let n = s.echo_connections;
+    let ids = open_all(&mut gen, &mut sessions, kind, n)?;
     let payload = s.payload();
     let mut points = Vec::new();
     let mut events = Vec::new();
@@ -182,27 +184,12 @@ pub fn closed_loop(server: &Running, kind: Kind, s: &Settings) -> Result<Through
     let mut gen = generator(server.addr)?;
     let mut sessions = Sessions::default();
     let n = s.echo_connections;
-    let r = ramp(
-        &mut gen,
-        &mut sessions,
-        kind,
-        n,
-        n,
-        Duration::from_secs(20),
-        u64::MAX,
-    );
-    if r.ready.len() < n {
-        return Err(format!(
-            "opened {} of {n} connections: {}",
-            r.ready.len(),
-            r.stopped.or(r.first_error).unwrap_or_default()
-        ));
-    }
+    let ready = open_all(&mut gen, &mut sessions, kind, n)?;
     let payload = s.payload();
-    let max_id = r.ready.iter().copied().max().unwrap_or(0);
+    let max_id = ready.iter().copied().max().unwrap_or(0);
     let mut sent_at: Vec<Option<Instant>> = vec![None; max_id + 1];
     let start = Instant::now();
-    for &id in &r.ready {
+    for &id in &ready {
         gen.send_text(id, &payload);
         sent_at[id] = Some(start);
     }
