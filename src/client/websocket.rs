@@ -26,7 +26,7 @@ use tungstenite::{Message as WsMessage, WebSocket};
 use crate::client::config::Config;
 use crate::client::conn::Conn;
 use crate::client::Reason;
-use crate::packet::{Handshake, Message, Packet};
+use crate::packet::{Handshake, Packet};
 use crate::transport::Transport;
 use crate::{Error, ErrorKind, Result};
 
@@ -110,21 +110,17 @@ pub(crate) struct WsWriterGuard<'a>(MutexGuard<'a, WebSocket<WriteOnly>>);
 impl WsWriterGuard<'_> {
     /// Writes one packet as one frame (W1, W2) and flushes it.
     pub(crate) fn send(&mut self, packet: &Packet) -> Result<()> {
-        let message = match packet {
-            Packet::Message(Message::Binary(data)) => WsMessage::Binary(data.clone()),
-            other => WsMessage::text(other.encode()),
-        };
-        self.0.send(message).map_err(write_error)
+        self.0
+            .send(crate::transport::ws::to_message(packet, false))
+            .map_err(write_error)
     }
 
     /// Writes several packets, then flushes once.
     fn send_all(&mut self, packets: &[Packet]) -> Result<()> {
         for packet in packets {
-            let message = match packet {
-                Packet::Message(Message::Binary(data)) => WsMessage::Binary(data.clone()),
-                other => WsMessage::text(other.encode()),
-            };
-            self.0.write(message).map_err(write_error)?;
+            self.0
+                .write(crate::transport::ws::to_message(packet, false))
+                .map_err(write_error)?;
         }
         self.0.flush().map_err(write_error)
     }
@@ -393,8 +389,9 @@ pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> 
 fn read_packet(reader: &mut WebSocket<ReadHalf>) -> Result<Packet> {
     loop {
         return match reader.read() {
-            Ok(WsMessage::Text(text)) => Packet::decode(text.as_str()),
-            Ok(WsMessage::Binary(data)) => Ok(Packet::binary(data)),
+            Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
+                crate::transport::ws::from_message(m).map(|p| p.expect("a data message"))
+            }
             Ok(WsMessage::Close(_)) => Err(Error::new(
                 ErrorKind::NotConnected,
                 "the server closed the WebSocket",
@@ -438,15 +435,17 @@ pub(crate) fn start_reader(conn: &Arc<Conn>, link: Link) -> Result<()> {
 fn read_loop(conn: &Conn, mut reader: WebSocket<ReadHalf>) {
     loop {
         let packet = match reader.read() {
-            Ok(WsMessage::Text(text)) => match Packet::decode(text.as_str()) {
-                Ok(packet) => packet,
-                Err(e) => {
-                    log::warn!("engineio client: undecodable WebSocket message: {e}");
-                    conn.transport_ended(Reason::TransportError);
-                    return;
+            Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
+                match crate::transport::ws::from_message(m) {
+                    Ok(Some(packet)) => packet,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        log::warn!("engineio client: undecodable WebSocket message: {e}");
+                        conn.transport_ended(Reason::TransportError);
+                        return;
+                    }
                 }
-            },
-            Ok(WsMessage::Binary(data)) => Packet::binary(data),
+            }
             Ok(WsMessage::Close(frame)) => {
                 // A close frame is the server hanging up on purpose (the reference
                 // server sends no `1` first); other codes report a failure.

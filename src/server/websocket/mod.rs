@@ -21,7 +21,7 @@ use self::writer::Writer;
 use super::http::Exchange;
 use super::socket::Socket;
 use super::{Inner, Reason};
-use crate::packet::{Message, Packet};
+use crate::packet::Packet;
 
 /// The frames tungstenite reads come from the socket; the replies it writes (pongs,
 /// close replies) go through the session's writer, whole frames under its lock.
@@ -164,14 +164,16 @@ fn read_loop(
     let mut ws = WebSocket::from_partially_read(duplex, leftover, WsRole::Server, Some(config));
     let end = loop {
         let packet = match ws.read() {
-            Ok(tungstenite::Message::Text(text)) => match Packet::decode(text.as_str()) {
-                Ok(p) => p,
-                Err(e) => {
-                    log::info!("session {}: undecodable websocket packet: {e}", socket.sid);
-                    break End::Violation(Reason::ParseError, 1002);
+            Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
+                match crate::transport::ws::from_message(m) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        log::info!("session {}: undecodable websocket packet: {e}", socket.sid);
+                        break End::Violation(Reason::ParseError, 1002);
+                    }
                 }
-            },
-            Ok(tungstenite::Message::Binary(data)) => Packet::Message(Message::Binary(data)),
+            }
             Ok(tungstenite::Message::Close(_)) => {
                 // Let tungstenite's close reply out before the session closes.
                 let _ = ws.flush();

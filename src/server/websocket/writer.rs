@@ -24,7 +24,7 @@ use socket2::SockRef;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-use crate::packet::{Message, Packet};
+use crate::packet::Packet;
 
 /// Why a frame was not taken.
 #[derive(Debug, PartialEq, Eq)]
@@ -288,11 +288,11 @@ fn write_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// frames of their raw bytes (or `b`+base64 text when `b64`), everything else as text.
 pub(crate) fn encode_frame(packet: &Packet, b64: bool) -> Bytes {
     let mut out = Vec::with_capacity(packet.encoded_len() + 10);
-    match packet {
-        Packet::Message(Message::Binary(data)) if !b64 => {
+    match crate::transport::ws::frame_of(packet, b64) {
+        crate::transport::ws::Frame::Binary(data) => {
             write_frame(&mut out, OpCode::Data(Data::Binary), data);
         }
-        _ => {
+        crate::transport::ws::Frame::Text => {
             // The text form is written straight after the header: no interim String.
             let header = FrameHeader {
                 opcode: OpCode::Data(Data::Text),
