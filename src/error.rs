@@ -58,6 +58,11 @@ pub enum ErrorKind {
     /// ([`max_buffered_bytes`](crate::client::ClientBuilder::max_buffered_bytes)); the
     /// message was not queued. Send again once the network has caught up.
     QueueFull,
+    /// A call that needs a session's data was made from inside a
+    /// [`with_session`](crate::server::Server::with_session) closure for the same
+    /// session, which has the data borrowed. Nothing was done; use the closure's
+    /// argument instead.
+    Reentrant,
 }
 
 impl ErrorKind {
@@ -79,6 +84,7 @@ impl ErrorKind {
             ErrorKind::NotConnected => "not connected",
             ErrorKind::AlreadyConnected => "already connected",
             ErrorKind::QueueFull => "outgoing queue full",
+            ErrorKind::Reentrant => "session data already in use by this thread",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::http::listener::Listener;
@@ -66,16 +67,19 @@ impl App {
     }
 
     /// The largest request body handed to the fallback handler; larger ones get `413`.
-    /// Defaults to 1,000,000 bytes.
+    /// Defaults to 1,000,000 bytes; at most 1 GiB (checked by [`listen`](Self::listen)).
     pub fn max_fallback_body(mut self, bytes: usize) -> App {
         self.max_fallback_body = bytes;
         self
     }
 
-    /// Binds `addr` and serves on it in background threads.
+    /// Binds `addr` and serves on it in background threads, until the returned
+    /// [`Listening`] is dropped or the server is shut down.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the address cannot be bound.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the address cannot be bound;
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for a `max_fallback_body` out
+    /// of range.
     pub fn listen(self, addr: impl ToSocketAddrs) -> Result<Listening> {
         let listener = TcpListener::bind(addr)?;
         self.serve(listener)
@@ -90,13 +94,18 @@ impl App {
         if self.server.is_shut_down() {
             return Err(crate::Error::from_kind(crate::ErrorKind::Shutdown));
         }
+        super::config::check_size("max_fallback_body", self.max_fallback_body, 0, 1 << 30)?;
         let server = self.server.clone();
-        let limits = server.inner().config().limits;
-        let l = Arc::new(Listener::start(listener, limits, Arc::new(self))?);
-        server.inner().add_listener(l.clone());
+        let inner = server.inner();
+        let limits = inner.config().limits;
+        let registrar = inner.watchdog().registrar();
+        let l = Arc::new(Listener::start(listener, limits, Arc::new(self), registrar)?);
+        inner.add_listener(l.clone());
+        inner.listenings.fetch_add(1, Ordering::SeqCst);
         Ok(Listening {
             server,
             listener: l,
+            detached: false,
         })
     }
 
@@ -183,9 +192,27 @@ impl Service for App {
 }
 
 /// A running [`App`]: its address, and a way to wait for or cause its end.
+///
+/// It keeps the server running: dropping it (the last one, if the server listens on
+/// several addresses) shuts the server down ([`Server::shutdown`]): the port is
+/// released and the server's threads end. To serve until the process exits, call
+/// [`wait`](Self::wait) (which returns once something calls [`Server::shutdown`]), or
+/// [`detach`](Self::detach) it.
+///
+/// ```no_run
+/// use engineio::server::{App, Server};
+///
+/// let running = App::new(Server::builder().build()?).listen("127.0.0.1:0")?;
+/// let addr = running.local_addr();
+/// // ... talk to `addr` ...
+/// drop(running); // shut down: `addr` is free again
+/// # Ok::<(), engineio::Error>(())
+/// ```
+#[must_use = "dropping a Listening shuts the server down; call `wait` or `detach` to keep it running"]
 pub struct Listening {
     server: Server,
     listener: Arc<Listener>,
+    detached: bool,
 }
 
 impl Listening {
@@ -212,5 +239,20 @@ impl Listening {
     /// Shuts the server down (see [`Server::shutdown`]).
     pub fn shutdown(&self) {
         self.server.shutdown()
+    }
+
+    /// Lets the server run without this handle: it then stops only when
+    /// [`Server::shutdown`] is called (through any clone of the server).
+    pub fn detach(mut self) {
+        self.detached = true;
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let inner = self.server.inner();
+        if inner.listenings.fetch_sub(1, Ordering::SeqCst) == 1 && !self.detached {
+            self.server.shutdown();
+        }
     }
 }

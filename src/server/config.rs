@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use super::cookie::CookieConfig;
 use super::cors::CorsPolicy;
+use super::handlers::Handlers;
 use super::http::Limits;
-use super::{Handlers, Message, Reason, Rejection, Request, Server, Sid, Transport};
+use super::inner::Inner;
+use super::{Message, Reason, Rejection, Request, Server, Sid, Transport};
 use crate::{Error, ErrorKind, Result};
 
 /// The server's configuration, fixed when the server is built.
@@ -28,6 +30,7 @@ pub(crate) struct Config {
     pub upgrade_timeout: Duration,
     pub close_timeout: Duration,
     pub max_buffered: usize,
+    pub max_total_buffered: usize,
     pub max_poll_packets: usize,
     pub sid_generator: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     pub limits: Limits,
@@ -69,6 +72,7 @@ impl Default for Config {
             upgrade_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(30),
             max_buffered: 16 * 1024 * 1024,
+            max_total_buffered: 256 * 1024 * 1024,
             max_poll_packets: 16,
             sid_generator: None,
             limits: Limits {
@@ -119,7 +123,7 @@ impl ServerBuilder {
         }
     }
 
-    /// How often the server pings each client. Defaults to 25 seconds.
+    /// How often the server pings each client. Defaults to 25 seconds; 1 ms to 24 h.
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.config.ping_interval = interval;
         self
@@ -127,14 +131,18 @@ impl ServerBuilder {
 
     /// Extra time added to the *advertised* ping interval (python-engineio's
     /// `(interval, grace)` tuple): clients are told `interval + grace`, the server pings
-    /// every `interval`. Defaults to zero.
+    /// every `interval`. Defaults to zero; at most 24 h.
     pub fn ping_interval_grace(mut self, grace: Duration) -> Self {
         self.config.ping_grace = grace;
         self
     }
 
     /// How long the server waits for a pong before closing the session with
-    /// [`Reason::PingTimeout`]. Defaults to 20 seconds.
+    /// [`Reason::PingTimeout`]. Defaults to 20 seconds; 1 ms to 24 h.
+    ///
+    /// Clients arm a timer of `ping_interval + ping_interval_grace + ping_timeout`,
+    /// which must stay below 2^31 - 1 ms (about 24.8 days, the longest a JavaScript
+    /// timer can wait): the three ranges guarantee it.
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
         self.config.ping_timeout = timeout;
         self
@@ -142,7 +150,12 @@ impl ServerBuilder {
 
     /// The largest inbound POST body and WebSocket message, in bytes, advertised to
     /// clients as `maxPayload`; larger ones are refused while reading (413 on polling)
-    /// and close the session. Defaults to 1,000,000 (python's `max_http_buffer_size`).
+    /// and close the session. Defaults to 1,000,000 (python's `max_http_buffer_size`);
+    /// 1 byte to 1 GiB.
+    ///
+    /// It also bounds what waits for a busy message handler: while more than
+    /// `max_payload` bytes (at least 64 KiB) of a session's messages wait, its
+    /// connection is not read.
     pub fn max_payload(mut self, bytes: usize) -> Self {
         self.config.max_payload = bytes;
         self
@@ -162,7 +175,8 @@ impl ServerBuilder {
         self
     }
 
-    /// The smallest response body, in bytes, worth compressing. Defaults to 1024.
+    /// The smallest response body, in bytes, worth compressing. Defaults to 1024; at
+    /// most 1 GiB.
     pub fn compression_threshold(mut self, bytes: usize) -> Self {
         self.config.compression_threshold = bytes;
         self
@@ -206,31 +220,45 @@ impl ServerBuilder {
     }
 
     /// How long an upgrade may take from the WebSocket's opening to the client's
-    /// upgrade packet. Defaults to 10 seconds.
+    /// upgrade packet. Defaults to 10 seconds; 1 ms to 24 h.
     pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
         self.config.upgrade_timeout = timeout;
         self
     }
 
     /// How long a session closed by the server waits for the client's next long-poll,
-    /// to deliver the close packet, before it is forgotten. Defaults to 30 seconds.
+    /// to deliver what was queued and the close packet, before it is forgotten.
+    /// Defaults to 30 seconds; 1 ms to 24 h.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.config.close_timeout = timeout;
         self
     }
 
-    /// The most outbound bytes a session may have queued (a client that does not
-    /// collect its messages). A send that would exceed it fails and closes the
-    /// session with [`Reason::TransportError`]. Defaults to 16 MiB.
+    /// The most outbound bytes a session may have waiting (a polling client that does
+    /// not collect its messages, a WebSocket peer that does not read). A send that
+    /// would exceed it fails and closes the session with [`Reason::TransportError`].
+    /// [`Server::buffered_bytes`] tells how much waits now. Defaults to 16 MiB; 1 KiB
+    /// to 1 GiB.
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
         self.config.max_buffered = bytes;
+        self
+    }
+
+    /// The most outbound bytes waiting across all sessions, so that many clients that
+    /// do not read cannot take the machine's memory (a broadcast counts once per
+    /// session it waits for). When a send would exceed it, the session holding the
+    /// most is closed with [`Reason::TransportError`] (up to 8 per send) until it fits;
+    /// if that is the session being sent to, the send fails. Defaults to 256 MiB;
+    /// 1 MiB to 1 TiB (and at least `max_buffered_bytes`).
+    pub fn max_total_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_total_buffered = bytes;
         self
     }
 
     /// The most packets one long-poll response carries; more wait for the next
     /// long-poll. Defaults to 16, because python-engineio's client refuses payloads of
     /// more than 16 packets (the official JavaScript client has no limit, so raise it
-    /// if only that client connects).
+    /// if only that client connects); 2 to 100,000.
     pub fn max_poll_packets(mut self, packets: usize) -> Self {
         self.config.max_poll_packets = packets;
         self
@@ -246,34 +274,37 @@ impl ServerBuilder {
     }
 
     /// The most TCP connections served at once; beyond it new connections are answered
-    /// `503` and closed. Defaults to 10,000.
+    /// `503` and closed. Defaults to 10,000; 1 to 1,000,000.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.config.limits.max_connections = n;
         self
     }
 
     /// The largest request head (request line and headers), in bytes; larger ones are
-    /// answered `431`. Defaults to 16 KiB.
+    /// answered `431`. Defaults to 16 KiB; 256 bytes to 1 MiB.
     pub fn max_head_size(mut self, bytes: usize) -> Self {
         self.config.limits.max_head_size = bytes;
         self
     }
 
     /// How long a client may take to send a request head once it has started one;
-    /// slower clients are answered `408` and dropped. Defaults to 10 seconds.
+    /// slower clients are answered `408` and dropped. Defaults to 10 seconds; 1 ms to
+    /// 24 h.
     pub fn head_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.head_timeout = timeout;
         self
     }
 
     /// How long an idle keep-alive connection is kept open between requests.
-    /// Defaults to 60 seconds.
+    /// Defaults to 60 seconds; 1 ms to 24 h.
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.keep_alive_timeout = timeout;
         self
     }
 
-    /// How long a client may take to send a request body. Defaults to 30 seconds.
+    /// How long a client may take to send a request body, from the end of its head to
+    /// its last byte (draining an unread body included). Defaults to 30 seconds; 1 ms
+    /// to 24 h.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.body_timeout = timeout;
         self
@@ -282,14 +313,14 @@ impl ServerBuilder {
     /// How long writing to a client may make no progress before its connection is
     /// dropped: one HTTP response, or the frames waiting for a WebSocket peer that
     /// stopped reading (that session then ends with `transport error`; senders never
-    /// wait for it). Defaults to 10 seconds.
+    /// wait for it). Defaults to 10 seconds; 1 ms to 24 h.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.write_timeout = timeout;
         self
     }
 
-    /// The stack size of each connection thread, where handlers run. Defaults to
-    /// 512 KiB.
+    /// The stack size of the threads where handlers run (connection and dispatch
+    /// threads). Defaults to 512 KiB; 64 KiB to 256 MiB.
     pub fn thread_stack_size(mut self, bytes: usize) -> Self {
         self.config.limits.thread_stack_size = bytes;
         self
@@ -297,8 +328,8 @@ impl ServerBuilder {
 
     /// Called for each handshake, before any response is written, with the new
     /// session's id and the request; return `Err(Rejection)` to refuse the client
-    /// with `401`. The handler may [`Server::send`] to the new session. Replaces any
-    /// earlier connect handler.
+    /// with `401`. The handler may [`Server::send`] to the new session. It runs on the
+    /// handshake's connection thread. Replaces any earlier connect handler.
     pub fn on_connect(
         mut self,
         f: impl Fn(&Server, &Sid, &Request) -> Result<(), Rejection> + Send + Sync + 'static,
@@ -308,7 +339,9 @@ impl ServerBuilder {
     }
 
     /// Called for each message a client sends, in order, one call at a time per
-    /// session, on the thread that read it. Replaces any earlier message handler.
+    /// session, on the thread that read it (a slow handler gets its connection moved
+    /// to another thread, so it may block: see [the module docs](super#where-handlers-run)).
+    /// Replaces any earlier message handler.
     pub fn on_message(
         mut self,
         f: impl Fn(&Server, &Sid, Message) + Send + Sync + 'static,
@@ -318,7 +351,9 @@ impl ServerBuilder {
     }
 
     /// Called exactly once when an accepted session ends, with the reason, after its
-    /// last message call has returned. Replaces any earlier disconnect handler.
+    /// last message call has returned; the session's data is still readable there
+    /// ([`Server::get_session`]) and dropped after it. Never called inside the call
+    /// that closed the session. Replaces any earlier disconnect handler.
     pub fn on_disconnect(
         mut self,
         f: impl Fn(&Server, &Sid, Reason) + Send + Sync + 'static,
@@ -327,12 +362,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Checks the configuration and starts the server's heartbeat thread. The server
-    /// serves nothing until it is given to an [`App`](super::App) that listens.
+    /// Checks the configuration and starts the server's heartbeat and watchdog
+    /// threads. The server serves nothing until it is given to an
+    /// [`App`](super::App) that listens.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] for a zero interval or timeout, a zero payload limit, an
-    /// empty transport list, an invalid cookie or CORS origin list.
+    /// [`ErrorKind::Config`] naming the option and its range for any option out of
+    /// range (each setter says its range), an empty transport list, an invalid
+    /// cookie or CORS origin list; [`ErrorKind::Io`] if a thread cannot be started.
     pub fn build(mut self) -> Result<Server> {
         let c = &mut self.config;
         if let Some(t) = &self.transports {
@@ -342,56 +379,71 @@ impl ServerBuilder {
             c.polling = t.contains(&Transport::Polling);
             c.websocket = t.contains(&Transport::WebSocket);
         }
-        if c.ping_interval.is_zero() || c.ping_timeout.is_zero() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the ping interval and timeout must be above zero",
-            ));
-        }
-        let l = &c.limits;
-        if [
-            l.head_timeout,
-            l.keep_alive_timeout,
-            l.body_timeout,
-            l.write_timeout,
-        ]
-        .iter()
-        .any(Duration::is_zero)
-        {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the HTTP timeouts must be above zero",
-            ));
-        }
-        if c.max_poll_packets < 2 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_poll_packets must be at least 2",
-            ));
-        }
-        if c.max_payload == 0 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_payload must be above zero",
-            ));
-        }
-        if c.limits.max_connections == 0 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_connections must be above zero",
-            ));
-        }
-        if c.limits.max_head_size < 256 {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "max_head_size must be at least 256",
-            ));
-        }
-        if let Some(cookie) = &c.cookie {
+        c.validate()?;
+        let inner = Arc::new(Inner::new(self.config, self.handlers));
+        inner.start_threads()?;
+        Ok(Server::from_inner(inner))
+    }
+}
+
+const MS: Duration = Duration::from_millis(1);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+const GIB: usize = 1024 * MIB;
+
+/// `Err(Config)` unless `min <= value <= max`.
+pub(crate) fn check_duration(name: &str, value: Duration, min: Duration, max: Duration) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{name} must be between {min:?} and {max:?} (got {value:?})"),
+        ));
+    }
+    Ok(())
+}
+
+/// `Err(Config)` unless `min <= value <= max`.
+pub(crate) fn check_size(name: &str, value: usize, min: usize, max: usize) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{name} must be between {min} and {max} (got {value})"),
+        ));
+    }
+    Ok(())
+}
+
+impl Config {
+    fn validate(&self) -> Result<()> {
+        check_duration("ping_interval", self.ping_interval, MS, DAY)?;
+        check_duration("ping_interval_grace", self.ping_grace, Duration::ZERO, DAY)?;
+        check_duration("ping_timeout", self.ping_timeout, MS, DAY)?;
+        check_duration("upgrade_timeout", self.upgrade_timeout, MS, DAY)?;
+        check_duration("close_timeout", self.close_timeout, MS, DAY)?;
+        let l = &self.limits;
+        check_duration("head_timeout", l.head_timeout, MS, DAY)?;
+        check_duration("keep_alive_timeout", l.keep_alive_timeout, MS, DAY)?;
+        check_duration("body_timeout", l.body_timeout, MS, DAY)?;
+        check_duration("write_timeout", l.write_timeout, MS, DAY)?;
+        check_size("max_payload", self.max_payload, 1, GIB)?;
+        check_size("compression_threshold", self.compression_threshold, 0, GIB)?;
+        check_size("max_buffered_bytes", self.max_buffered, KIB, GIB)?;
+        let tib = usize::try_from(1u64 << 40).unwrap_or(usize::MAX);
+        check_size(
+            "max_total_buffered_bytes",
+            self.max_total_buffered,
+            MIB.max(self.max_buffered),
+            tib,
+        )?;
+        check_size("max_poll_packets", self.max_poll_packets, 2, 100_000)?;
+        check_size("max_connections", l.max_connections, 1, 1_000_000)?;
+        check_size("max_head_size", l.max_head_size, 256, MIB)?;
+        check_size("thread_stack_size", l.thread_stack_size, 64 * KIB, 256 * MIB)?;
+        if let Some(cookie) = &self.cookie {
             cookie.validate()?;
         }
-        c.cors.validate()?;
-        Ok(Server::start(self.config, self.handlers))
+        self.cors.validate()
     }
 }
 
@@ -416,6 +468,59 @@ mod tests {
         }
         assert_eq!(normalize_path("/a/b"), "/a/b/");
         assert_eq!(normalize_path(""), "/");
+    }
+
+    #[test]
+    fn every_option_is_range_checked_and_named() {
+        type Set = fn(ServerBuilder) -> ServerBuilder;
+        let cases: &[(&str, Set)] = &[
+            ("ping_interval", |b| b.ping_interval(Duration::MAX)),
+            ("ping_interval", |b| b.ping_interval(Duration::from_micros(10))),
+            ("ping_interval_grace", |b| b.ping_interval_grace(Duration::MAX)),
+            ("ping_timeout", |b| b.ping_timeout(Duration::ZERO)),
+            ("ping_timeout", |b| b.ping_timeout(Duration::from_secs(u64::MAX))),
+            ("upgrade_timeout", |b| b.upgrade_timeout(Duration::MAX)),
+            ("close_timeout", |b| b.close_timeout(Duration::ZERO)),
+            ("head_timeout", |b| b.head_timeout(Duration::MAX)),
+            ("keep_alive_timeout", |b| b.keep_alive_timeout(Duration::ZERO)),
+            ("body_timeout", |b| b.body_timeout(Duration::MAX)),
+            ("write_timeout", |b| b.write_timeout(Duration::ZERO)),
+            ("max_payload", |b| b.max_payload(0)),
+            ("max_payload", |b| b.max_payload(usize::MAX)),
+            ("compression_threshold", |b| b.compression_threshold(usize::MAX)),
+            ("max_buffered_bytes", |b| b.max_buffered_bytes(10)),
+            ("max_total_buffered_bytes", |b| b.max_total_buffered_bytes(1000)),
+            ("max_total_buffered_bytes", |b| {
+                b.max_buffered_bytes(64 << 20).max_total_buffered_bytes(32 << 20)
+            }),
+            ("max_poll_packets", |b| b.max_poll_packets(1)),
+            ("max_connections", |b| b.max_connections(0)),
+            ("max_head_size", |b| b.max_head_size(10)),
+            ("max_head_size", |b| b.max_head_size(usize::MAX)),
+            ("thread_stack_size", |b| b.thread_stack_size(1024)),
+        ];
+        for (name, set) in cases {
+            let e = set(Server::builder()).build().err().expect(name);
+            assert_eq!(e.kind(), ErrorKind::Config, "{name}");
+            let text = e.to_string();
+            assert!(text.contains(name) && text.contains("between"), "{text}");
+        }
+        // The edges of the ranges are accepted.
+        let s = Server::builder()
+            .ping_interval(DAY)
+            .ping_interval_grace(DAY)
+            .ping_timeout(DAY)
+            .max_payload(1)
+            .max_buffered_bytes(KIB)
+            .max_total_buffered_bytes(MIB)
+            .max_poll_packets(2)
+            .thread_stack_size(64 * KIB)
+            .build()
+            .unwrap();
+        // pingInterval + pingTimeout stays below what a JavaScript timer can wait.
+        let c = s.inner().config();
+        assert!(c.advertised_ping_interval() + c.ping_timeout.as_millis() as u64 <= (1 << 31) - 1);
+        s.shutdown();
     }
 
     #[test]

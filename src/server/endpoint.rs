@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use super::cors::{self, CorsDecision};
+use super::dispatch;
 use super::http::{Exchange, Outcome, Response};
-use super::socket::Socket;
+use super::inner::Inner;
+use super::session::Session;
 use super::websocket::{self, handshake};
-use super::{polling, Inner, Transport};
+use super::{polling, Transport};
 use crate::packet::{Handshake, Packet};
 
 /// A protocol error response (§10).
@@ -48,28 +50,31 @@ impl ProtocolError {
 enum Routed {
     Respond(Response),
     /// An accepted WebSocket handshake (no sid): its `Sec-WebSocket-Accept`.
-    WebSocket(Arc<Socket>, String),
+    WebSocket(Arc<Session>, String),
     /// An upgrade request for a polling session.
-    Upgrade(Arc<Socket>, String),
+    Upgrade(Arc<Session>, String),
 }
 
 /// Serves one request under the Engine.IO path.
 pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Outcome {
     let config = inner.config();
-    let decision = cors::check(&config.cors, &ex.request);
+    let decision = dispatch::call("CORS predicate", "", || {
+        cors::check(&config.cors, &ex.request)
+    })
+    .unwrap_or(CorsDecision::Refused);
     let mut resp = match route(inner, ex, &decision) {
         Routed::Respond(r) => r,
-        Routed::WebSocket(socket, accept) => {
-            let open = open_packet(inner, &socket, Transport::WebSocket);
+        Routed::WebSocket(session, accept) => {
+            let open = open_packet(inner, &session, Transport::WebSocket);
             let mut extra = Vec::new();
-            if let Some(cookie) = &config.cookie {
-                extra.push(("Set-Cookie", cookie.render(&socket.sid, &ex.request)));
+            if let Some(cookie) = render_cookie(inner, &session, &ex.request) {
+                extra.push(("Set-Cookie", cookie));
             }
-            websocket::serve_handshake(inner, &socket, ex, &accept, &extra, &open);
+            websocket::serve_handshake(inner, &session, ex, &accept, &extra, &open);
             return Outcome::Upgraded;
         }
-        Routed::Upgrade(socket, accept) => {
-            if websocket::serve_upgrade(inner, &socket, ex, &accept).is_ok() {
+        Routed::Upgrade(session, accept) => {
+            if websocket::serve_upgrade(inner, &session, ex, &accept).is_ok() {
                 return Outcome::Upgraded;
             }
             reject(&ex.request, ProtocolError::BadRequest, "second websocket")
@@ -140,10 +145,10 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
     match sids.first().copied().filter(|s| !s.is_empty()) {
         Some(sid) => {
             // 4. With a sid.
-            let Some(socket) = inner.lookup_for_request(sid) else {
+            let Some(session) = inner.lookup_for_request(sid) else {
                 if req.method == http::Method::GET
                     && transport == Transport::Polling
-                    && inner.take_recent_client_close(sid)
+                    && inner.table.take_recent_client_close(sid)
                 {
                     return Routed::Respond(polling::noop_response());
                 }
@@ -178,7 +183,7 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                         "upgrades not allowed",
                     ));
                 }
-                if socket.transport() != Transport::Polling {
+                if session.transport() != Transport::Polling || session.is_closing() {
                     // W5, X5.
                     return Routed::Respond(reject(
                         req,
@@ -187,24 +192,24 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                     ));
                 }
                 return match handshake::accept_key(req) {
-                    Ok(accept) => Routed::Upgrade(socket, accept),
+                    Ok(accept) => Routed::Upgrade(session, accept),
                     Err(why) => Routed::Respond(reject(req, ProtocolError::BadRequest, why)),
                 };
             }
-            if socket.transport() != Transport::Polling {
+            if session.transport() != Transport::Polling {
                 return Routed::Respond(reject(
                     req,
                     ProtocolError::BadRequest,
                     "session is not on polling",
                 ));
             }
-            if socket.is_lingering() && req.method == http::Method::POST {
+            if session.is_closing() && req.method == http::Method::POST {
                 return Routed::Respond(reject(req, ProtocolError::UnknownSid, "session closed"));
             }
             if req.method == http::Method::GET {
-                Routed::Respond(polling::get(inner, &socket, ex))
+                Routed::Respond(polling::get(inner, &session, ex))
             } else {
-                Routed::Respond(polling::post(inner, &socket, ex))
+                Routed::Respond(polling::post(inner, &session, ex))
             }
         }
         None => {
@@ -243,13 +248,13 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
             if !inner.is_running() {
                 return Routed::Respond(Response::new(503).closing());
             }
-            let socket = match connect(inner, ex, transport) {
+            let session = match connect(inner, ex, transport) {
                 Ok(s) => s,
                 Err(resp) => return Routed::Respond(resp),
             };
             match accept {
-                Some(accept) => Routed::WebSocket(socket, accept),
-                None => Routed::Respond(polling_handshake(inner, ex, socket)),
+                Some(accept) => Routed::WebSocket(session, accept),
+                None => Routed::Respond(polling_handshake(inner, ex, session)),
             }
         }
     }
@@ -261,15 +266,15 @@ fn connect(
     inner: &Arc<Inner>,
     ex: &Exchange<'_>,
     transport: Transport,
-) -> Result<Arc<Socket>, Response> {
-    let Some(socket) = inner.create_session(transport) else {
+) -> Result<Arc<Session>, Response> {
+    let Some(session) = inner.create_session(transport) else {
         return Err(Response::with_body(
             500,
             "text/plain",
             "cannot create a session",
         ));
     };
-    if let Err(rejection) = inner.run_connect(&socket, &ex.request) {
+    if let Err(rejection) = inner.run_connect(&session, &ex.request) {
         log::info!(
             "connection from {} rejected by the connect handler",
             ex.request.remote_addr
@@ -279,17 +284,17 @@ fn connect(
     }
     log::info!(
         "session {} opened ({transport}) from {}",
-        socket.sid,
+        session.sid,
         ex.request.remote_addr
     );
-    Ok(socket)
+    Ok(session)
 }
 
 /// The OPEN packet (H4, H5).
-pub(crate) fn open_packet(inner: &Inner, socket: &Socket, transport: Transport) -> Packet {
+pub(crate) fn open_packet(inner: &Inner, session: &Session, transport: Transport) -> Packet {
     let config = inner.config();
     Handshake {
-        sid: socket.sid.to_string(),
+        sid: session.sid.to_string(),
         upgrades: if transport == Transport::Polling && config.offers_upgrade() {
             vec!["websocket".into()]
         } else {
@@ -303,23 +308,28 @@ pub(crate) fn open_packet(inner: &Inner, socket: &Socket, transport: Transport) 
 }
 
 /// The polling handshake's response (H6): the OPEN packet alone.
-fn polling_handshake(inner: &Arc<Inner>, ex: &Exchange<'_>, socket: Arc<Socket>) -> Response {
-    let config = inner.config();
-    let open = open_packet(inner, &socket, Transport::Polling).encode();
+fn polling_handshake(inner: &Arc<Inner>, ex: &Exchange<'_>, session: Arc<Session>) -> Response {
+    let open = open_packet(inner, &session, Transport::Polling).encode();
     let mut resp = polling::payload_response(open.into_bytes());
-    if let Some(cookie) = &config.cookie {
-        resp.headers
-            .push(("Set-Cookie", cookie.render(&socket.sid, &ex.request)));
+    if let Some(cookie) = render_cookie(inner, &session, &ex.request) {
+        resp.headers.push(("Set-Cookie", cookie));
     }
     let inner2 = inner.clone();
     resp.on_written = Some(Box::new(move |written| {
         if written {
-            inner2.start_heartbeat(&socket);
+            inner2.start_heartbeat(&session);
         } else {
-            inner2.close(&socket, super::Reason::TransportError);
+            inner2.close(&session, super::Reason::TransportError);
         }
     }));
     resp
+}
+
+/// The `Set-Cookie` value of a handshake response, if a cookie is configured (its
+/// hook, the application's, runs here, its panic caught: no cookie then).
+fn render_cookie(inner: &Inner, session: &Session, req: &super::Request) -> Option<String> {
+    let cookie = inner.config().cookie.as_ref()?;
+    dispatch::call("cookie hook", &session.sid, || cookie.render(&session.sid, req))
 }
 
 fn reject(req: &super::Request, err: ProtocolError, why: &'static str) -> Response {

@@ -1,6 +1,9 @@
 //! One thread keeps every session's deadlines: the next ping, the pong deadline and
-//! the close timeout of a lingering session, the upgrade timeout of a probing WebSocket
+//! the close timeout of a closing session, the upgrade timeout of a probing WebSocket
 //! and the bound on a closing WebSocket. Deadlines are exact (no sweep period).
+//!
+//! The heartbeat thread never runs the application's code: a session it closes has
+//! its disconnect handler run on a dispatch thread.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -9,8 +12,10 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::socket::Socket;
-use super::Inner;
+use super::close::WS_CLOSE_WAIT;
+use super::inner::Inner;
+use super::session::{CloseHow, Session};
+use super::Reason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -26,7 +31,7 @@ pub(crate) enum Timer {
 struct Entry {
     kind: Timer,
     gen: u64,
-    socket: Weak<Socket>,
+    session: Weak<Session>,
 }
 
 /// A timer's place in the schedule: its deadline, then the order it was set in.
@@ -62,13 +67,13 @@ impl Heartbeat {
         }
     }
 
-    pub(crate) fn start(&self, server: Weak<Inner>) {
+    pub(crate) fn start(&self, server: Weak<Inner>) -> std::io::Result<()> {
         let shared = self.shared.clone();
         let t = thread::Builder::new()
             .name("eio-heartbeat".into())
-            .spawn(move || run(shared, server))
-            .expect("cannot start the heartbeat thread");
+            .spawn(move || run(shared, server))?;
         *self.thread.lock() = Some(t);
+        Ok(())
     }
 
     pub(crate) fn stop(&self) {
@@ -81,7 +86,7 @@ impl Heartbeat {
         }
     }
 
-    pub(crate) fn push(&self, socket: &Arc<Socket>, at: Instant, kind: Timer, gen: u64) {
+    pub(crate) fn push(&self, session: &Arc<Session>, at: Instant, kind: Timer, gen: u64) {
         let key = {
             let mut t = self.shared.timers.lock();
             t.seq += 1;
@@ -92,7 +97,7 @@ impl Heartbeat {
                 Entry {
                     kind,
                     gen,
-                    socket: Arc::downgrade(socket),
+                    session: Arc::downgrade(session),
                 },
             );
             if earliest.map_or(true, |e| at < e) {
@@ -100,7 +105,7 @@ impl Heartbeat {
             }
             key
         };
-        socket.remember_timer(key);
+        session.remember_timer(key);
     }
 
     /// How many timers are pending.
@@ -110,8 +115,8 @@ impl Heartbeat {
     }
 
     /// Removes every pending timer of a session (it has closed).
-    pub(crate) fn cancel(&self, socket: &Socket) {
-        let keys = socket.take_timers();
+    pub(crate) fn cancel(&self, session: &Session) {
+        let keys = session.take_timers();
         if keys.is_empty() {
             return;
         }
@@ -121,18 +126,6 @@ impl Heartbeat {
         }
     }
 
-    /// The next ping of the session.
-    pub(crate) fn schedule(&self, socket: &Arc<Socket>, at: Instant, gen: u64) {
-        self.push(socket, at, Timer::Ping, gen)
-    }
-
-    pub(crate) fn schedule_pong_deadline(&self, socket: &Arc<Socket>, at: Instant, gen: u64) {
-        self.push(socket, at, Timer::PongDeadline, gen)
-    }
-
-    pub(crate) fn schedule_close(&self, socket: &Arc<Socket>, at: Instant, gen: u64) {
-        self.push(socket, at, Timer::CloseTimeout, gen)
-    }
 }
 
 fn run(shared: Arc<Shared>, server: Weak<Inner>) {
@@ -147,8 +140,8 @@ fn run(shared: Arc<Shared>, server: Weak<Inner>) {
             Some(at) if at <= now => {
                 let (_, entry) = timers.map.pop_first().expect("a first entry");
                 drop(timers);
-                if let (Some(socket), Some(server)) = (entry.socket.upgrade(), server.upgrade()) {
-                    server.on_timer(&socket, entry.kind, entry.gen);
+                if let (Some(session), Some(server)) = (entry.session.upgrade(), server.upgrade()) {
+                    server.on_timer(&session, entry.kind, entry.gen);
                 }
                 timers = shared.timers.lock();
             }
@@ -156,6 +149,97 @@ fn run(shared: Arc<Shared>, server: Weak<Inner>) {
                 shared.wake.wait_until(&mut timers, at);
             }
             None => shared.wake.wait(&mut timers),
+        }
+    }
+}
+
+impl Inner {
+    /// Called by the heartbeat thread when a deadline passes.
+    fn on_timer(self: &Arc<Self>, session: &Arc<Session>, kind: Timer, gen: u64) {
+        let config = self.config();
+        match kind {
+            Timer::Ping => {
+                if session.queue_ping(gen, &self.budget) {
+                    self.heartbeat.push(
+                        session,
+                        Instant::now() + config.ping_timeout,
+                        Timer::PongDeadline,
+                        gen,
+                    );
+                }
+            }
+            Timer::PongDeadline => match session.pong_deadline(gen) {
+                Some(true) => {
+                    log::info!("session {}: no pong in time", session.sid);
+                    self.close(session, Reason::PingTimeout);
+                }
+                Some(false) => {
+                    // Its reader waits for a busy handler: the pong may be unread.
+                    self.heartbeat.push(
+                        session,
+                        Instant::now() + config.ping_timeout,
+                        Timer::PongDeadline,
+                        gen,
+                    );
+                }
+                None => {}
+            },
+            Timer::CloseTimeout => {
+                if session.close_timed_out(gen) {
+                    log::debug!("session {}: close packet not collected in time", session.sid);
+                    self.close_with(
+                        session,
+                        Reason::ServerDisconnect,
+                        CloseHow {
+                            now: true,
+                            ws_code: None,
+                        },
+                    );
+                }
+            }
+            Timer::UpgradeTimeout => {
+                log::debug!("session {}: upgrade timed out", session.sid);
+                if let Some(gen) = session.abort_probe(gen) {
+                    self.schedule_ping(session, gen);
+                }
+            }
+            Timer::HardClose => {
+                let (due, again) = session.hard_close_due();
+                for ws in due {
+                    ws.shutdown();
+                }
+                if again {
+                    self.heartbeat
+                        .push(session, Instant::now() + WS_CLOSE_WAIT, Timer::HardClose, 0);
+                }
+            }
+        }
+    }
+
+    /// Schedules the next ping of heartbeat generation `gen`, a ping interval from now.
+    pub(crate) fn schedule_ping(&self, session: &Arc<Session>, gen: u64) {
+        self.heartbeat.push(
+            session,
+            Instant::now() + self.config().ping_interval,
+            Timer::Ping,
+            gen,
+        );
+    }
+
+    /// Bounds an upgrade: probe `id` must complete within the upgrade timeout.
+    pub(crate) fn schedule_upgrade_timeout(&self, session: &Arc<Session>, id: u64) {
+        self.heartbeat.push(
+            session,
+            Instant::now() + self.config().upgrade_timeout,
+            Timer::UpgradeTimeout,
+            id,
+        );
+    }
+
+    /// Starts the heartbeat of a session whose handshake response has been written (H8).
+    pub(crate) fn start_heartbeat(&self, session: &Arc<Session>) {
+        if let Some(gen) = session.heartbeat_gen_if_open() {
+            self.schedule_ping(session, gen);
         }
     }
 }

@@ -1,12 +1,14 @@
 //! HTTP long-polling: the long-poll GET and the POST.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::endpoint::ProtocolError;
 use super::http::compression;
 use super::http::{BodyError, Exchange, Response};
-use super::socket::{PollAnswer, Socket};
-use super::{Inner, Reason};
+use super::inner::Inner;
+use super::session::Session;
+use super::Reason;
 use crate::packet::Packet;
 use crate::payload;
 
@@ -23,31 +25,26 @@ pub(crate) fn noop_response() -> Response {
 }
 
 /// A long-poll GET.
-pub(crate) fn get(inner: &Arc<Inner>, socket: &Arc<Socket>, ex: &mut Exchange<'_>) -> Response {
+pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
     let config = inner.config();
-    let id = match socket.begin_get() {
-        Ok(id) => id,
-        Err(()) => {
-            log::info!("session {}: duplicate long-poll", socket.sid);
-            inner.close(socket, Reason::TransportError);
-            return ProtocolError::BadRequest.response();
-        }
+    let Ok(id) = session.begin_get() else {
+        log::info!("session {}: duplicate long-poll", session.sid);
+        inner.close(session, Reason::TransportError);
+        return ProtocolError::BadRequest.response();
     };
-    let answer = socket.poll(id, config.poll_timeout(), config.max_poll_packets, &|| {
+    let deadline = Instant::now() + config.poll_timeout();
+    let answer = session.wait_poll(id, deadline, PEER_CHECK, &inner.budget, &|| {
         ex.peer_closed()
     });
-    let packets = match answer {
-        PollAnswer::PeerGone => {
-            log::info!("session {}: client dropped its long-poll", socket.sid);
-            inner.close(socket, Reason::TransportError);
-            return Response::new(400).closing();
-        }
-        PollAnswer::Packets(p) => p,
+    let Some(answer) = answer else {
+        log::info!("session {}: client dropped its long-poll", session.sid);
+        inner.close(session, Reason::TransportError);
+        return Response::new(400).closing();
     };
-    if !socket.is_open() && !socket.is_lingering() {
-        // The close packet has been taken: the sid is gone for good.
-        inner.forget(socket);
+    if answer.delivered_close {
+        inner.close_delivered(session, answer.forget);
     }
+    let packets = answer.packets;
     let mut body = Vec::with_capacity(payload::encoded_len(packets.iter().map(|p| &**p)));
     payload::encode(packets.iter().map(|p| &**p), &mut body);
     let mut resp = payload_response(Vec::new());
@@ -59,64 +56,82 @@ pub(crate) fn get(inner: &Arc<Inner>, socket: &Arc<Socket>, ex: &mut Exchange<'_
         }
     }
     resp.body = super::http::Body::Bytes(body);
-    let (inner2, socket2) = (inner.clone(), socket.clone());
+    let (inner2, session2) = (inner.clone(), session.clone());
     resp.on_written = Some(Box::new(move |written| {
         if !written {
             // The packets taken for this response are lost: end the session (G3).
-            inner2.close(&socket2, Reason::TransportError);
+            inner2.close(&session2, Reason::TransportError);
         }
     }));
     resp
 }
 
+/// How often a waiting long-poll checks that its client is still connected.
+const PEER_CHECK: Duration = Duration::from_millis(500);
+
 /// A POST carrying a payload.
-pub(crate) fn post(inner: &Arc<Inner>, socket: &Arc<Socket>, ex: &mut Exchange<'_>) -> Response {
-    if !socket.begin_post() {
-        log::info!("session {}: duplicate POST", socket.sid);
-        inner.close(socket, Reason::TransportError);
+pub(crate) fn post(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
+    if !session.begin_post() {
+        log::info!("session {}: duplicate POST", session.sid);
+        inner.close(session, Reason::TransportError);
         return ProtocolError::BadRequest.response();
     }
-    let resp = post_inner(inner, socket, ex);
-    socket.end_post();
+    let resp = post_inner(inner, session, ex);
+    session.end_post();
     resp
 }
 
-fn post_inner(inner: &Arc<Inner>, socket: &Arc<Socket>, ex: &mut Exchange<'_>) -> Response {
+fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
     let is_octet = ex.request.header("content-type").is_some_and(|ct| {
         ct.trim()
             .to_ascii_lowercase()
             .starts_with("application/octet-stream")
     });
     if is_octet {
-        log::info!("session {}: octet-stream POST", socket.sid);
-        inner.close(socket, Reason::TransportError);
+        log::info!("session {}: octet-stream POST", session.sid);
+        inner.close(session, Reason::TransportError);
         return ProtocolError::BadRequest.response();
     }
     let body = match ex.read_body(inner.config().max_payload) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
-            log::info!("session {}: POST body over max_payload", socket.sid);
-            inner.close(socket, Reason::TransportError);
+            log::info!("session {}: POST body over max_payload", session.sid);
+            inner.close(session, Reason::TransportError);
             return Response::new(413).closing();
         }
         Err(BodyError::Malformed) => {
-            inner.close(socket, Reason::TransportError);
+            log::info!("session {}: malformed chunked POST body", session.sid);
+            inner.close(session, Reason::TransportError);
             return Response::new(400).closing();
         }
         Err(BodyError::Io(e)) => {
-            log::info!("session {}: reading POST body failed: {e}", socket.sid);
-            inner.close(socket, Reason::TransportError);
+            log::info!("session {}: reading POST body failed: {e}", session.sid);
+            inner.close(session, Reason::TransportError);
             return Response::new(400).closing();
         }
     };
     let packets: Vec<Packet> = match payload::decode(&body) {
         Ok(p) => p,
         Err(e) => {
-            log::info!("session {}: malformed payload: {e}", socket.sid);
-            inner.close(socket, Reason::ParseError);
+            log::info!("session {}: malformed payload: {e}", session.sid);
+            inner.close(session, Reason::ParseError);
             return ProtocolError::BadRequest.response();
         }
     };
-    inner.deliver(socket, packets);
-    Response::with_body(200, "text/html", "ok")
+    drop(body);
+    // P1: the packets go to the session, in order, before `ok`. The handlers run on
+    // this thread before the response is written, unless they take long (then the
+    // response goes out from another thread, see `handoff`).
+    let mut dispatch = None;
+    let mut full = false;
+    for packet in packets {
+        full |= inner.receive(session, packet, &mut dispatch);
+    }
+    if full && dispatch.is_none() {
+        // Back-pressure: the client's next POST waits for its busy handler.
+        session.wait_for_room();
+    }
+    let mut resp = Response::with_body(200, "text/html", "ok");
+    resp.dispatch = dispatch;
+    resp
 }

@@ -6,8 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::listener::ConnGuard;
 use super::response::Response;
 use super::Limits;
+use crate::server::handoff::Duty;
 use crate::server::request::{parse_query, Request};
 
 /// What serves the requests of a connection (the [`App`](crate::server::App)).
@@ -53,15 +55,29 @@ pub(crate) struct Exchange<'a> {
     /// Bytes of the body not yet read (for `Framing::Length`).
     remaining: u64,
     body_done: bool,
+    /// Reading the body failed: the rest of it is not drained.
+    body_failed: bool,
     expect_continue: bool,
+    /// When the whole body, and any draining of it, must have arrived.
+    body_deadline: Instant,
 }
 
 impl Exchange<'_> {
     /// Reads the whole body, refusing more than `limit` bytes without reading them.
+    /// Memory grows with the bytes that arrive, never ahead of them.
     pub(crate) fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
         if self.body_done {
             return Ok(Vec::new());
         }
+        let r = self.read_body_inner(limit);
+        match &r {
+            Ok(_) => self.body_done = true,
+            Err(_) => self.body_failed = true,
+        }
+        r
+    }
+
+    fn read_body_inner(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
         if let Framing::Length(n) = self.framing {
             if n > limit as u64 {
                 return Err(BodyError::TooLarge);
@@ -73,35 +89,26 @@ impl Exchange<'_> {
             s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .map_err(BodyError::Io)?;
         }
-        let deadline = Instant::now() + self.conn.limits.body_timeout;
-        let body = match self.framing {
-            Framing::None => Vec::new(),
+        let deadline = self.body_deadline;
+        match self.framing {
+            Framing::None => Ok(Vec::new()),
             Framing::Length(n) => {
-                let mut body = vec![0; n as usize];
+                let mut body = Vec::new();
                 self.conn
-                    .read_exact_by(&mut body, deadline)
+                    .read_appending(&mut body, n as usize, deadline)
                     .map_err(BodyError::Io)?;
                 self.remaining = 0;
-                body
+                Ok(body)
             }
-            Framing::Chunked => self.read_chunked(limit, deadline)?,
-        };
-        self.body_done = true;
-        Ok(body)
+            Framing::Chunked => self.read_chunked(limit, deadline),
+        }
     }
 
     fn read_chunked(&mut self, limit: usize, deadline: Instant) -> Result<Vec<u8>, BodyError> {
         let mut body = Vec::new();
         loop {
             let line = self.conn.read_line(1024, deadline)?;
-            let size_text = line.split(|&b| b == b';').next().unwrap_or(&[]);
-            let size_text = std::str::from_utf8(size_text)
-                .map_err(|_| BodyError::Malformed)?
-                .trim();
-            if size_text.is_empty() || size_text.len() > 15 {
-                return Err(BodyError::Malformed);
-            }
-            let size = u64::from_str_radix(size_text, 16).map_err(|_| BodyError::Malformed)?;
+            let size = parse_chunk_size(&line).ok_or(BodyError::Malformed)?;
             if size == 0 {
                 // Trailers, up to an empty line.
                 let mut trailer_bytes = 0;
@@ -119,10 +126,8 @@ impl Exchange<'_> {
             if body.len() as u64 + size > limit as u64 {
                 return Err(BodyError::TooLarge);
             }
-            let start = body.len();
-            body.resize(start + size as usize, 0);
             self.conn
-                .read_exact_by(&mut body[start..], deadline)
+                .read_appending(&mut body, size as usize, deadline)
                 .map_err(BodyError::Io)?;
             if !self.conn.read_line(0, deadline)?.is_empty() {
                 return Err(BodyError::Malformed);
@@ -154,16 +159,26 @@ impl Exchange<'_> {
     }
 
     /// Takes the connection over (for a WebSocket): a shared handle on the socket (no
-    /// new file descriptor: `&TcpStream` reads and writes) and the bytes already read
-    /// past the request head.
-    pub(crate) fn take_connection(&mut self) -> (Arc<TcpStream>, Vec<u8>) {
-        (self.conn.stream.clone(), std::mem::take(&mut self.conn.buf))
+    /// new file descriptor: `&TcpStream` reads and writes), the bytes already read
+    /// past the request head, and the connection's registration with the listener
+    /// (whoever holds it serves the connection).
+    pub(crate) fn take_connection(&mut self) -> (Arc<TcpStream>, Vec<u8>, Option<ConnGuard>) {
+        (
+            self.conn.stream.clone(),
+            std::mem::take(&mut self.conn.buf),
+            self.conn.guard.take(),
+        )
     }
 
     /// The socket of this connection.
     #[allow(dead_code)]
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.conn.stream
+    }
+
+    /// A shared handle on the socket, the connection staying with the HTTP layer.
+    pub(crate) fn stream_handle(&self) -> Arc<TcpStream> {
+        self.conn.stream.clone()
     }
 }
 
@@ -175,6 +190,8 @@ struct Conn {
     limits: Limits,
     /// The socket's read timeout as last set, to skip redundant `setsockopt` calls.
     read_timeout: Option<Duration>,
+    /// The connection's registration with the listener; dropped when it ends.
+    guard: Option<ConnGuard>,
 }
 
 impl Conn {
@@ -216,27 +233,49 @@ impl Conn {
         }
     }
 
-    fn read_exact_by(&mut self, out: &mut [u8], deadline: Instant) -> io::Result<()> {
-        let mut filled = 0;
-        while filled < out.len() {
-            if self.buf.is_empty() {
-                // Large bodies are read straight into `out`, not through `buf`.
-                self.arm_read_timeout(deadline)?;
-                match (&*self.stream).read(&mut out[filled..]) {
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Err(io::ErrorKind::TimedOut.into())
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                let n = self.buf.len().min(out.len() - filled);
-                out[filled..filled + n].copy_from_slice(&self.buf[..n]);
-                self.buf.drain(..n);
-                filled += n;
+    /// Appends exactly `n` bytes of the stream to `out`, by `deadline`. `out` grows
+    /// with what arrives ([`READ_CHUNK`] at a time), never ahead of it.
+    fn read_appending(&mut self, out: &mut Vec<u8>, n: usize, deadline: Instant) -> io::Result<()> {
+        let target = out.len() + n;
+        while out.len() < target {
+            let len = out.len();
+            if !self.buf.is_empty() {
+                let k = self.buf.len().min(target - len);
+                out.extend_from_slice(&self.buf[..k]);
+                self.buf.drain(..k);
+                continue;
             }
+            // Large bodies are read straight into `out`, not through `buf`.
+            self.arm_read_timeout(deadline)?;
+            let k = READ_CHUNK.min(target - len);
+            out.resize(len + k, 0);
+            match (&*self.stream).read(&mut out[len..]) {
+                Ok(0) => {
+                    out.truncate(len);
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(m) => out.truncate(len + m),
+                Err(e) => {
+                    out.truncate(len);
+                    match e.kind() {
+                        io::ErrorKind::Interrupted => {}
+                        io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and discards `n` bytes by `deadline`.
+    fn discard(&mut self, mut n: usize, deadline: Instant) -> io::Result<()> {
+        let mut sink = Vec::new();
+        while n > 0 {
+            let k = n.min(READ_CHUNK);
+            sink.clear();
+            self.read_appending(&mut sink, k, deadline)?;
+            n -= k;
         }
         Ok(())
     }
@@ -284,12 +323,21 @@ struct Head {
     expect_continue: bool,
 }
 
+/// An HTTP connection being served: what a thread needs to carry on with it, so that
+/// it can move to another thread while its own runs slow handlers.
+pub(crate) struct HttpConn {
+    conn: Conn,
+    peer: SocketAddr,
+    service: Arc<dyn Service>,
+}
+
 /// Serves one connection until it closes, idles out or is taken over.
 pub(crate) fn serve_connection(
     stream: Arc<TcpStream>,
     peer: SocketAddr,
     limits: Limits,
-    service: &dyn Service,
+    service: Arc<dyn Service>,
+    guard: ConnGuard,
 ) {
     let _ = stream.set_nodelay(true);
     // Every response write is bounded by the write timeout (set once, here).
@@ -297,20 +345,65 @@ pub(crate) fn serve_connection(
         log::debug!("cannot set a write timeout for {peer}: {e}");
         return;
     }
-    let mut conn = Conn {
+    let conn = Conn {
         stream,
         buf: Vec::new(),
         limits,
         read_timeout: None,
+        guard: Some(guard),
     };
-    loop {
-        let head = match read_head(&mut conn, peer) {
-            Ok(h) => h,
-            Err(HeadError::Closed) => return,
-            Err(HeadError::Respond(status)) => {
-                log::debug!("bad request head from {peer}: answering {status}");
-                let _ = conn.write_response(&mut Response::new(status).closing());
+    HttpConn {
+        conn,
+        peer,
+        service,
+    }
+    .run(None);
+}
+
+impl HttpConn {
+    /// Carries on with a connection moved from another thread: `resp` first.
+    pub(crate) fn resume(self, resp: Response) {
+        self.run(Some(resp))
+    }
+
+    fn run(mut self, mut pending: Option<Response>) {
+        loop {
+            let mut resp = match pending.take() {
+                Some(r) => r,
+                None => match self.next_response() {
+                    Some(r) => r,
+                    None => return,
+                },
+            };
+            if let Some(dispatch) = resp.dispatch.take() {
+                let slot = self.conn.guard.as_ref().map(|g| g.slot().clone());
+                match dispatch.run_inline(slot.as_ref(), Duty::Http(Box::new((self, resp)))) {
+                    Some(Duty::Http(b)) => (self, resp) = *b,
+                    // The connection moved to another thread meanwhile (or was dropped
+                    // at shutdown).
+                    Some(Duty::Ws(_)) | None => return,
+                }
+            }
+            let written = self.conn.write_response(&mut resp).is_ok();
+            if let Some(f) = resp.on_written.take() {
+                f(written);
+            }
+            if !written || resp.close {
+                let _ = self.conn.stream.shutdown(std::net::Shutdown::Write);
                 return;
+            }
+        }
+    }
+
+    /// Reads the next request and answers it; `None` when the connection has ended or
+    /// a WebSocket took it over.
+    fn next_response(&mut self) -> Option<Response> {
+        let head = match read_head(&mut self.conn, self.peer) {
+            Ok(h) => h,
+            Err(HeadError::Closed) => return None,
+            Err(HeadError::Respond(status)) => {
+                log::debug!("bad request head from {}: answering {status}", self.peer);
+                return Some(Response::new(status).closing());
             }
         };
         let keep_alive = head.keep_alive;
@@ -322,43 +415,62 @@ pub(crate) fn serve_connection(
                 _ => 0,
             },
             body_done: head.framing == Framing::None,
+            body_failed: false,
             expect_continue: head.expect_continue,
-            conn: &mut conn,
+            body_deadline: Instant::now() + self.conn.limits.body_timeout,
+            conn: &mut self.conn,
         };
-        let mut resp = match service.serve(&mut ex) {
-            Outcome::Upgraded => return,
+        let mut resp = match self.service.serve(&mut ex) {
+            Outcome::Upgraded => return None,
             Outcome::Respond(r) => r,
         };
-        let is_head = ex.request.method == http::Method::HEAD;
-        // An unread body is drained if small, else the connection is closed.
-        let unread = !ex.body_done && !drain_small_body(&mut ex);
-        if is_head {
+        if ex.request.method == http::Method::HEAD {
             resp.head_only = true;
         }
+        // An unread body is drained if small, else the connection is closed.
+        let unread = !ex.body_done && !drain_small_body(&mut ex);
         if !keep_alive || unread {
             resp.close = true;
         }
-        let written = conn.write_response(&mut resp).is_ok();
-        if let Some(f) = resp.on_written.take() {
-            f(written);
-        }
-        if !written || resp.close {
-            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-            return;
-        }
+        Some(resp)
     }
 }
 
 /// Reads and discards a small unread `Content-Length` body so that the connection can
-/// be kept alive; `false` if it is chunked, too large or does not arrive.
+/// be kept alive; `false` if it is chunked, too large, failed already or does not
+/// arrive by the body's deadline.
 fn drain_small_body(ex: &mut Exchange<'_>) -> bool {
-    if ex.framing == Framing::Chunked || ex.remaining > 64 * 1024 {
+    if ex.body_failed || ex.framing == Framing::Chunked || ex.remaining > 64 * 1024 {
         return false;
     }
-    let mut sink = vec![0; ex.remaining as usize];
-    let deadline = Instant::now() + ex.conn.limits.body_timeout;
-    ex.conn.read_exact_by(&mut sink, deadline).is_ok()
+    let (n, deadline) = (ex.remaining as usize, ex.body_deadline);
+    ex.conn.discard(n, deadline).is_ok()
 }
+
+/// A chunk-size line (RFC 9112 §7.1): `1*HEXDIG`, then optionally extensions after a
+/// `;` (with optional whitespace before it). Nothing else: no sign, no other spaces.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let (size, ext) = match line.iter().position(|&b| b == b';') {
+        Some(i) => (&line[..i], true),
+        None => (line, false),
+    };
+    let size = if ext {
+        let end = size
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
+        &size[..end]
+    } else {
+        size
+    };
+    if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(size).ok()?, 16).ok()
+}
+
+/// The most bytes a body read takes at once (and grows its buffer by).
+const READ_CHUNK: usize = 16 * 1024;
 
 fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
     // Waiting for the first byte of a request is the keep-alive idle time; once it has
@@ -504,4 +616,21 @@ fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head,
         keep_alive: !connection_close,
         expect_continue,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_chunk_size;
+
+    #[test]
+    fn chunk_sizes_are_strict_hexdig() {
+        assert_eq!(parse_chunk_size(b"5"), Some(5));
+        assert_eq!(parse_chunk_size(b"1aF"), Some(0x1af));
+        assert_eq!(parse_chunk_size(b"5;name=value"), Some(5));
+        assert_eq!(parse_chunk_size(b"5 ;name"), Some(5));
+        assert_eq!(parse_chunk_size(b"0"), Some(0));
+        for bad in [&b"+5"[..], b" 5 ", b"5 ", b" 5", b"", b"-1", b"0x5", b"5\t", b";x", b"g"] {
+            assert_eq!(parse_chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }

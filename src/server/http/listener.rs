@@ -13,6 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::conn::{serve_connection, Service};
 use super::Limits;
+use crate::server::handoff::{Registrar, Registration, Slot};
 
 /// The connections being served, so that a stop can close them and wait for them.
 #[derive(Default)]
@@ -36,6 +37,7 @@ impl Listener {
         listener: TcpListener,
         limits: Limits,
         service: Arc<dyn Service>,
+        registrar: Registrar,
     ) -> std::io::Result<Listener> {
         let local_addr = listener.local_addr()?;
         listener.set_nonblocking(false)?;
@@ -46,7 +48,9 @@ impl Listener {
             let connections = connections.clone();
             thread::Builder::new()
                 .name(format!("eio-accept-{}", local_addr.port()))
-                .spawn(move || accept_loop(listener, limits, service, stopping, connections))?
+                .spawn(move || {
+                    accept_loop(listener, limits, service, registrar, stopping, connections)
+                })?
         };
         log::info!("listening on http://{local_addr}");
         Ok(Listener {
@@ -80,8 +84,15 @@ impl Listener {
 
     /// Closes every idle connection. Connections busy with a request are given `grace`
     /// to finish, then their sockets are shut down; returns once every connection
-    /// thread has ended (or after `grace` + 1 s at most).
-    pub(crate) fn close_connections(&self, grace: Duration) {
+    /// thread has ended (or after `grace` + 1 s at most). With no grace, every socket
+    /// is shut down and nothing is waited for.
+    pub(crate) fn close_connections(&self, grace: Option<Duration>) {
+        let Some(grace) = grace else {
+            for s in self.connections.open.lock().values() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            return;
+        };
         let deadline = Instant::now() + grace;
         let mut open = self.connections.open.lock();
         // Shut down reads: idle keep-alive connections end at once; a request being
@@ -132,6 +143,7 @@ fn accept_loop(
     listener: TcpListener,
     limits: Limits,
     service: Arc<dyn Service>,
+    registrar: Registrar,
     stopping: Arc<AtomicBool>,
     connections: Arc<Connections>,
 ) {
@@ -180,6 +192,7 @@ fn accept_loop(
             stream,
             peer,
             conns: connections.clone(),
+            registration: registrar.register(),
         };
         // An idle connection thread takes it if there is one; else a new thread.
         let job = match idle_tx.try_send(job) {
@@ -191,7 +204,7 @@ fn accept_loop(
         let spawned = thread::Builder::new()
             .name("eio-conn".into())
             .stack_size(limits.thread_stack_size)
-            .spawn(move || connection_thread(job, &idle.0, &idle.1, limits, &*service));
+            .spawn(move || connection_thread(job, &idle.0, &idle.1, limits, &service));
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
             let mut open = connections.open.lock();
@@ -210,6 +223,7 @@ struct Job {
     stream: Arc<TcpStream>,
     peer: SocketAddr,
     conns: Arc<Connections>,
+    registration: Registration,
 }
 
 /// How long a connection thread waits for another connection before it ends. Reusing
@@ -227,7 +241,7 @@ fn connection_thread(
     idle: &crossbeam_channel::Receiver<Job>,
     idle_count: &AtomicUsize,
     limits: Limits,
-    service: &dyn Service,
+    service: &Arc<dyn Service>,
 ) {
     loop {
         {
@@ -236,9 +250,13 @@ fn connection_thread(
                 stream,
                 peer,
                 conns,
+                registration,
             } = job;
-            let _guard = Untrack { id, conns };
-            serve_connection(stream, peer, limits, service);
+            let guard = ConnGuard {
+                _untrack: Untrack { id, conns },
+                registration,
+            };
+            serve_connection(stream, peer, limits, service.clone(), guard);
         }
         if idle_count.fetch_add(1, Ordering::SeqCst) >= MAX_IDLE_THREADS {
             idle_count.fetch_sub(1, Ordering::SeqCst);
@@ -261,6 +279,20 @@ fn refuse(stream: Arc<TcpStream>) {
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     );
     let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A connection's place in the listener's table and its slot for parking work while
+/// handlers run. Whoever serves the connection holds it (it moves with the connection
+/// to another thread); dropped, the connection is no longer counted.
+pub(crate) struct ConnGuard {
+    _untrack: Untrack,
+    registration: Registration,
+}
+
+impl ConnGuard {
+    pub(crate) fn slot(&self) -> &Arc<Slot> {
+        self.registration.slot()
+    }
 }
 
 /// Removes a connection from the table when its thread ends, however it ends.

@@ -34,6 +34,10 @@ pub(crate) struct Response {
     /// Runs once the response has been written successfully (the handshake starts the
     /// heartbeat clock there, H8) — or with `false` if writing failed.
     pub on_written: Option<Box<dyn FnOnce(bool) + Send>>,
+    /// Handlers to run on this connection's thread before the response is written
+    /// (the packets of a POST): if they take long, the connection moves to another
+    /// thread, which writes the response.
+    pub dispatch: Option<crate::server::dispatch::Dispatch>,
 }
 
 impl Response {
@@ -46,6 +50,7 @@ impl Response {
             close: false,
             head_only: false,
             on_written: None,
+            dispatch: None,
         }
     }
 

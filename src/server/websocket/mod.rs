@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::{Role as WsRole, WebSocket, WebSocketConfig};
 
 use self::writer::Writer;
+use super::handoff::Duty;
+use super::http::listener::ConnGuard;
 use super::http::Exchange;
-use super::socket::Socket;
-use super::{Inner, Reason};
+use super::inner::Inner;
+use super::session::{CloseHow, Session, Sink, Upgraded};
+use super::Reason;
 use crate::packet::Packet;
 
 /// The frames tungstenite reads come from the socket; the replies it writes (pongs,
@@ -71,53 +74,54 @@ enum End {
 /// session ends.
 pub(crate) fn serve_handshake(
     inner: &Arc<Inner>,
-    socket: &Arc<Socket>,
+    session: &Arc<Session>,
     ex: &mut Exchange<'_>,
     accept: &str,
     extra_headers: &[(&str, String)],
     open: &Packet,
 ) {
     let b64 = wants_b64(ex);
-    let (stream, leftover) = ex.take_connection();
+    let (stream, leftover, guard) = ex.take_connection();
     if let Err(e) = write_101(&stream, accept, extra_headers) {
-        log::info!("session {}: writing the 101 failed: {e}", socket.sid);
-        inner.close(socket, Reason::TransportError);
+        log::info!("session {}: writing the 101 failed: {e}", session.sid);
+        inner.close(session, Reason::TransportError);
         return;
     }
-    let writer = Arc::new(new_writer(inner, &stream, b64));
-    if !socket.attach_ws(writer.clone(), open) {
+    let writer = new_writer(inner, &stream, b64);
+    if !session.attach_ws(writer.clone(), open, &inner.budget) {
         // The connect handler closed the session it was accepting.
         writer.close(true, Some(1000));
         return;
     }
-    inner.start_heartbeat(socket);
-    read_loop(inner, socket, stream, leftover, writer, Role::Transport);
+    inner.start_heartbeat(session);
+    Reader::new(inner, session, stream, leftover, writer, Role::Transport, guard).run();
 }
 
 /// Takes over the connection of an upgrade request for a polling session. `Err` if
 /// the session cannot upgrade now (W5): answer E3, nothing has been written.
 pub(crate) fn serve_upgrade(
     inner: &Arc<Inner>,
-    socket: &Arc<Socket>,
+    session: &Arc<Session>,
     ex: &mut Exchange<'_>,
     accept: &str,
 ) -> Result<(), ()> {
     let b64 = wants_b64(ex);
-    let (stream, leftover) = ex.take_connection();
-    let writer = Arc::new(new_writer(inner, &stream, b64));
-    let Some(id) = socket.attach_probe(writer.clone()) else {
+    let stream = ex.stream_handle();
+    let writer = new_writer(inner, &stream, b64);
+    let Some(id) = session.attach_probe(writer.clone()) else {
         return Err(());
     };
-    inner.schedule_upgrade_timeout(socket, id);
+    let (stream, leftover, guard) = ex.take_connection();
+    inner.schedule_upgrade_timeout(session, id);
     if let Err(e) = write_101(&stream, accept, &[]) {
-        log::info!("session {}: writing the 101 failed: {e}", socket.sid);
-        if let Some(gen) = socket.abort_probe(id) {
-            inner.schedule_ping(socket, gen);
+        log::info!("session {}: writing the 101 failed: {e}", session.sid);
+        if let Some(gen) = session.abort_probe(id) {
+            inner.schedule_ping(session, gen);
         }
         return Ok(());
     }
-    log::debug!("session {}: probing websocket {id}", socket.sid);
-    read_loop(inner, socket, stream, leftover, writer, Role::Probe(id));
+    log::debug!("session {}: probing websocket {id}", session.sid);
+    Reader::new(inner, session, stream, leftover, writer, Role::Probe(id), guard).run();
     Ok(())
 }
 
@@ -125,13 +129,14 @@ fn wants_b64(ex: &Exchange<'_>) -> bool {
     ex.request.query("b64").is_some_and(|v| !v.is_empty())
 }
 
-fn new_writer(inner: &Arc<Inner>, stream: &Arc<TcpStream>, b64: bool) -> Writer {
+fn new_writer(inner: &Arc<Inner>, stream: &Arc<TcpStream>, b64: bool) -> Arc<Writer> {
     let config = inner.config();
     Writer::new(
         stream.clone(),
         b64,
         config.max_buffered,
         config.limits.write_timeout,
+        inner.budget.clone(),
     )
 }
 
@@ -143,109 +148,182 @@ fn write_101(stream: &TcpStream, accept: &str, extra: &[(&str, String)]) -> io::
     s.write_all(&head)
 }
 
-fn read_loop(
-    inner: &Arc<Inner>,
-    socket: &Arc<Socket>,
+/// A WebSocket's reader: everything its connection thread needs, so that it can move
+/// to another thread while its own runs a slow handler.
+pub(crate) struct Reader {
+    inner: Arc<Inner>,
+    session: Arc<Session>,
+    ws: WebSocket<Duplex>,
     stream: Arc<TcpStream>,
-    leftover: Vec<u8>,
     writer: Arc<Writer>,
-    mut role: Role,
-) {
-    let max = inner.config().max_payload;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max));
-    let duplex = Duplex {
-        stream: stream.clone(),
-        writer: writer.clone(),
-    };
-    let mut ws = WebSocket::from_partially_read(duplex, leftover, WsRole::Server, Some(config));
-    let end = loop {
-        let packet = match ws.read() {
-            Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
-                match crate::transport::ws::from_message(m) {
-                    Ok(Some(p)) => p,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        log::info!("session {}: undecodable websocket packet: {e}", socket.sid);
-                        break End::Violation(Reason::ParseError, 1002);
+    role: Role,
+    /// The connection's registration with the listener (its slot for parking).
+    guard: Option<ConnGuard>,
+}
+
+impl Reader {
+    fn new(
+        inner: &Arc<Inner>,
+        session: &Arc<Session>,
+        stream: Arc<TcpStream>,
+        leftover: Vec<u8>,
+        writer: Arc<Writer>,
+        role: Role,
+        guard: Option<ConnGuard>,
+    ) -> Box<Reader> {
+        let max = inner.config().max_payload;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(0)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        let duplex = Duplex {
+            stream: stream.clone(),
+            writer: writer.clone(),
+        };
+        Box::new(Reader {
+            inner: inner.clone(),
+            session: session.clone(),
+            ws: WebSocket::from_partially_read(duplex, leftover, WsRole::Server, Some(config)),
+            stream,
+            writer,
+            role,
+            guard,
+        })
+    }
+
+    /// Reads until the conversation ends (on this thread, or on another if a handler
+    /// holds this one too long).
+    pub(crate) fn run(mut self: Box<Self>) {
+        let end = loop {
+            let packet = match self.ws.read() {
+                Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
+                    match crate::transport::ws::from_message(m) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            log::info!(
+                                "session {}: undecodable websocket packet: {e}",
+                                self.session.sid
+                            );
+                            break End::Violation(Reason::ParseError, 1002);
+                        }
                     }
                 }
-            }
-            Ok(tungstenite::Message::Close(_)) => {
-                // Let tungstenite's close reply out before the session closes.
-                let _ = ws.flush();
-                break End::Peer;
-            }
-            Ok(_) => continue, // WebSocket ping/pong: answered by tungstenite (W11).
-            Err(e) => break classify(socket, e),
-        };
-        match role {
-            Role::Probe(id) => match packet {
-                Packet::Ping(data) if data == "probe" => {
-                    if !socket.probe_pinged(id) {
+                Ok(tungstenite::Message::Close(_)) => {
+                    // Let tungstenite's close reply out before the session closes.
+                    let _ = self.ws.flush();
+                    break End::Peer;
+                }
+                Ok(_) => continue, // WebSocket ping/pong: answered by tungstenite (W11).
+                Err(e) => break classify(&self.session, e),
+            };
+            let (inner, session) = (&self.inner, &self.session);
+            match self.role {
+                Role::Probe(id) => match packet {
+                    Packet::Ping(data) if data == "probe" => {
+                        if !session.probe_pinged(id) {
+                            break End::Quiet;
+                        }
+                    }
+                    Packet::Upgrade => match session.complete_upgrade(id, &inner.budget) {
+                        Upgraded::Open(gen) => {
+                            log::info!("session {} upgraded to websocket", session.sid);
+                            inner.schedule_ping(session, gen);
+                            self.role = Role::Transport;
+                        }
+                        Upgraded::Closed { forget } => {
+                            // Closed meanwhile: the close went over this WebSocket.
+                            inner.close_delivered(session, forget);
+                            inner.schedule_hard_close(session);
+                            self.role = Role::Transport;
+                        }
+                        Upgraded::Stale => break End::Quiet,
+                    },
+                    other => {
+                        log::info!(
+                            "session {}: unexpected {:?} packet on a probing websocket",
+                            session.sid,
+                            other.packet_type()
+                        );
                         break End::Quiet;
                     }
-                    let _ = writer.send_packet(&Packet::Pong("probe".into()));
-                }
-                Packet::Upgrade => match socket.complete_upgrade(id) {
-                    Some(gen) => {
-                        log::info!("session {} upgraded to websocket", socket.sid);
-                        inner.schedule_ping(socket, gen);
-                        role = Role::Transport;
-                    }
-                    None => break End::Quiet,
                 },
-                other => {
-                    log::info!(
-                        "session {}: unexpected {:?} packet on a probing websocket",
-                        socket.sid,
-                        other.packet_type()
-                    );
-                    break End::Quiet;
+                Role::Transport => {
+                    if !session.is_open() {
+                        // Closed by the server: wait for the peer's close, drop the rest.
+                        continue;
+                    }
+                    let mut dispatch = None;
+                    let full = inner.receive(session, packet, &mut dispatch);
+                    if let Some(d) = dispatch {
+                        let slot = self.guard.as_ref().map(|g| g.slot().clone());
+                        match d.run_inline(slot.as_ref(), Duty::Ws(self)) {
+                            Some(Duty::Ws(me)) => self = me,
+                            // Another thread reads on (or the server shut down).
+                            Some(Duty::Http(_)) | None => return,
+                        }
+                    } else if full {
+                        session.wait_for_room();
+                    }
                 }
-            },
-            Role::Transport => {
-                if !socket.is_open() {
-                    // Closed by the server: wait for the peer's close, drop the rest.
-                    continue;
-                }
-                inner.deliver(socket, Some(packet));
             }
-        }
-    };
-    match role {
-        Role::Probe(id) => {
+        };
+        self.finish(end);
+    }
+
+    fn finish(self: Box<Self>, end: End) {
+        let Reader {
+            inner,
+            session,
+            stream,
+            writer,
+            role,
+            guard,
+            ws,
+        } = *self;
+        drop(ws);
+        if let Role::Probe(id) = role {
             // X3: the session carries on over polling.
-            if let Some(gen) = socket.abort_probe(id) {
-                inner.schedule_ping(socket, gen);
+            if let Some(gen) = session.abort_probe(id) {
+                inner.schedule_ping(&session, gen);
             }
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
-        Role::Transport => {}
-    }
-    match end {
-        End::Violation(reason, code) => {
-            inner.close_ws(socket, reason, code);
-            drain(&stream);
+        let dispatch = match end {
+            End::Violation(reason, code) => {
+                let d = inner.close_here(
+                    &session,
+                    reason,
+                    CloseHow {
+                        now: false,
+                        ws_code: Some(code),
+                    },
+                );
+                drain(&stream);
+                d
+            }
+            End::Peer | End::Quiet => {
+                let reason = if writer.failed() {
+                    Reason::TransportError
+                } else {
+                    Reason::TransportClose
+                };
+                inner.close_here(&session, reason, CloseHow::NORMAL)
+            }
+        };
+        let _ = stream.shutdown(Shutdown::Both);
+        // The connection is over: it no longer counts, whatever the handler does.
+        drop(guard);
+        if let Some(d) = dispatch {
+            d.run_here();
         }
-        End::Peer | End::Quiet => {
-            let reason = if writer.failed() {
-                Reason::TransportError
-            } else {
-                Reason::TransportClose
-            };
-            inner.close(socket, reason);
-        }
     }
-    let _ = stream.shutdown(Shutdown::Both);
 }
 
 /// Maps a tungstenite read error to how the conversation ends (W6–W9).
-fn classify(socket: &Socket, e: tungstenite::Error) -> End {
+fn classify(session: &Session, e: tungstenite::Error) -> End {
     use tungstenite::Error as E;
     match e {
         E::ConnectionClosed
@@ -253,15 +331,15 @@ fn classify(socket: &Socket, e: tungstenite::Error) -> End {
         | E::Io(_)
         | E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => End::Peer,
         E::Capacity(c) => {
-            log::info!("session {}: websocket message too large: {c}", socket.sid);
+            log::info!("session {}: websocket message too large: {c}", session.sid);
             End::Violation(Reason::TransportError, 1009)
         }
         E::Utf8(_) => {
-            log::info!("session {}: invalid UTF-8 in a text frame", socket.sid);
+            log::info!("session {}: invalid UTF-8 in a text frame", session.sid);
             End::Violation(Reason::TransportError, 1007)
         }
         other => {
-            log::info!("session {}: websocket protocol error: {other}", socket.sid);
+            log::info!("session {}: websocket protocol error: {other}", session.sid);
             End::Violation(Reason::TransportError, 1002)
         }
     }

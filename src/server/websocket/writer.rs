@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Duration;
 
@@ -25,17 +25,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
 use crate::packet::Packet;
-
-/// Why a frame was not taken.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum WriteError {
-    /// The writer is closed (a close frame went out, or the socket failed earlier).
-    Closed,
-    /// The socket failed now.
-    Failed,
-    /// More than the limit is waiting for a peer that does not read.
-    Overflow,
-}
+use crate::server::session::{Budget, Sink, WriteError};
 
 struct State {
     /// Frames (or their unwritten tails) waiting for the socket, oldest first.
@@ -56,6 +46,10 @@ pub(crate) struct Writer {
     pub b64: bool,
     max_pending: usize,
     send_timeout: Duration,
+    /// The server-wide count of waiting outbound bytes, which ours are part of.
+    budget: Arc<Budget>,
+    /// Itself, for the flusher thread.
+    me: Weak<Writer>,
 }
 
 const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
@@ -68,9 +62,11 @@ impl Writer {
         b64: bool,
         max_pending: usize,
         send_timeout: Duration,
-    ) -> Writer {
+        budget: Arc<Budget>,
+    ) -> Arc<Writer> {
         let _ = stream.set_write_timeout(Some(send_timeout.max(Duration::from_millis(1))));
-        Writer {
+        Arc::new_cyclic(|me| Writer {
+            me: me.clone(),
             stream,
             state: Mutex::new(State {
                 pending: VecDeque::new(),
@@ -82,24 +78,11 @@ impl Writer {
             b64,
             max_pending,
             send_timeout,
-        }
+            budget,
+        })
     }
 
-    /// Sends one whole frame (or several whole frames) without waiting for the peer.
-    pub(crate) fn send(self: &Arc<Self>, bytes: Bytes) -> Result<(), WriteError> {
-        let mut st = self.state.lock();
-        if st.closed {
-            return Err(WriteError::Closed);
-        }
-        self.push(&mut st, bytes)
-    }
-
-    /// Sends a packet as one frame.
-    pub(crate) fn send_packet(self: &Arc<Self>, packet: &Packet) -> Result<(), WriteError> {
-        self.send(encode_frame(packet, self.b64))
-    }
-
-    fn push(self: &Arc<Self>, st: &mut State, bytes: Bytes) -> Result<(), WriteError> {
+    fn push(&self, st: &mut State, bytes: Bytes) -> Result<(), WriteError> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -111,6 +94,10 @@ impl Writer {
                 );
                 self.fail(st);
                 return Err(WriteError::Overflow);
+            }
+            if !self.budget.try_charge(bytes.len()) {
+                // Nothing of this frame was written: it can be refused whole.
+                return Err(WriteError::OverBudget);
             }
             st.pending_bytes += bytes.len();
             st.pending.push_back(bytes);
@@ -129,11 +116,13 @@ impl Writer {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let rest = bytes.slice(off..);
+                    // Part of the frame may be out already: the rest must follow.
+                    self.budget.charge(rest.len());
                     st.pending_bytes += rest.len();
                     st.pending.push_back(rest);
                     if !st.flusher {
                         st.flusher = true;
-                        let me = self.clone();
+                        let me = self.me.upgrade().expect("a writer in use is alive");
                         let spawned = thread::Builder::new()
                             .name("eio-ws-flush".into())
                             .stack_size(64 * 1024)
@@ -174,6 +163,7 @@ impl Writer {
                 Ok(n) => {
                     let mut st = self.state.lock();
                     st.pending_bytes -= n;
+                    self.budget.release(n);
                     if n == chunk.len() {
                         st.pending.pop_front();
                     } else if let Some(front) = st.pending.front_mut() {
@@ -206,14 +196,14 @@ impl Writer {
         st.failed = true;
         st.closed = true;
         st.pending.clear();
-        st.pending_bytes = 0;
+        self.budget.release(std::mem::take(&mut st.pending_bytes));
         // Wakes the reader, which ends the session.
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
     /// Ends the conversation: optionally the Engine.IO close packet `1`, then a close
     /// frame with `code` (if any). Nothing is taken after it. Idempotent.
-    pub(crate) fn close(self: &Arc<Self>, close_packet: bool, code: Option<u16>) {
+    pub(crate) fn close(&self, close_packet: bool, code: Option<u16>) {
         let mut st = self.state.lock();
         if st.closed {
             return;
@@ -233,31 +223,16 @@ impl Writer {
         st.closed = true;
     }
 
-    /// Whether the socket failed or stalled (rather than being closed normally).
-    pub(crate) fn failed(&self) -> bool {
-        self.state.lock().failed
-    }
-
     /// Whether a close frame has been queued (or the writer failed).
     #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed
     }
 
-    /// Bytes waiting for a slow peer.
-    #[cfg(test)]
-    pub(crate) fn pending_bytes(&self) -> usize {
-        self.state.lock().pending_bytes
-    }
-
-    /// Drops the TCP connection now (both directions); the reader wakes with an error.
-    pub(crate) fn shutdown(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
-    }
 
     /// Raw bytes from tungstenite (its automatic pong and close replies): whole frames,
     /// dropped once the writer is closed.
-    pub(crate) fn send_raw(self: &Arc<Self>, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
         let mut st = self.state.lock();
         if st.closed {
             return if st.failed {
@@ -270,6 +245,42 @@ impl Writer {
             Ok(()) => Ok(()),
             Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
         }
+    }
+}
+
+impl Sink for Writer {
+    fn b64(&self) -> bool {
+        self.b64
+    }
+
+    fn send(&self, frames: Bytes) -> Result<(), WriteError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(WriteError::Closed);
+        }
+        self.push(&mut st, frames)
+    }
+
+    fn close(&self, close_packet: bool, code: Option<u16>) {
+        Writer::close(self, close_packet, code)
+    }
+
+    fn shutdown(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    fn failed(&self) -> bool {
+        self.state.lock().failed
+    }
+
+    fn pending_bytes(&self) -> usize {
+        self.state.lock().pending_bytes
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.budget.release(self.state.get_mut().pending_bytes);
     }
 }
 
@@ -328,12 +339,13 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        let w = Arc::new(Writer::new(
+        let w = Writer::new(
             Arc::new(s),
             false,
             1 << 20,
             Duration::from_secs(1),
-        ));
+            Arc::new(Budget::new(usize::MAX)),
+        );
         w.close(true, Some(1000));
         assert!(w.is_closed());
         assert_eq!(w.send(Bytes::from_static(b"x")), Err(WriteError::Closed));
@@ -348,12 +360,14 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        let w = Arc::new(Writer::new(
+        let budget = Arc::new(Budget::new(usize::MAX));
+        let w = Writer::new(
             Arc::new(s),
             false,
             64 << 20,
             Duration::from_millis(300),
-        ));
+            budget.clone(),
+        );
         let frame = encode_frame(&Packet::text("y".repeat(64 * 1024)), false);
         let start = std::time::Instant::now();
         for _ in 0..200 {
@@ -371,6 +385,8 @@ mod tests {
             );
             thread::sleep(Duration::from_millis(20));
         }
+        // What was waiting is no longer counted server-wide.
+        assert_eq!(budget.used(), 0);
         drop(c);
     }
 }
