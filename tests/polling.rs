@@ -289,15 +289,18 @@ fn server_disconnect_without_pending_get_delivers_queued_then_close() {
         t.elapsed() < Duration::from_millis(100),
         "disconnect must not block"
     );
-    assert!(events
-        .lock()
-        .unwrap()
-        .contains(&"disconnect server disconnect".to_string()));
+    // The handler runs on a dispatch thread, never inside `disconnect`.
+    wait_for("the disconnect handler", || {
+        events
+            .lock()
+            .unwrap()
+            .contains(&"disconnect server disconnect".to_string())
+    });
     assert!(server.send(&sid, "more").is_err());
     let q = format!("EIO=4&transport=polling&sid={sid}");
     assert_eq!(get(a, &q).text(), "4bye\u{1e}1");
     assert_eq!(get(a, &q).status, 400);
-    assert_eq!(server.table_size(), 0);
+    wait_for("the session to be forgotten", || server.table_size() == 0);
     app.shutdown();
 }
 

@@ -99,7 +99,12 @@ impl App {
         let inner = server.inner();
         let limits = inner.config().limits;
         let registrar = inner.watchdog().registrar();
-        let l = Arc::new(Listener::start(listener, limits, Arc::new(self), registrar)?);
+        let l = Arc::new(Listener::start(
+            listener,
+            limits,
+            Arc::new(self),
+            registrar,
+        )?);
         inner.add_listener(l.clone());
         inner.listenings.fetch_add(1, Ordering::SeqCst);
         Ok(Listening {

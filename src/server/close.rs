@@ -24,7 +24,12 @@ impl Inner {
     }
 
     /// As [`close`](Self::close), with the close's details.
-    pub(crate) fn close_with(self: &Arc<Self>, session: &Arc<Session>, reason: Reason, how: CloseHow) {
+    pub(crate) fn close_with(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        reason: Reason,
+        how: CloseHow,
+    ) {
         if let Some(d) = self.close_here(session, reason, how) {
             d.run_elsewhere();
         }

@@ -393,7 +393,12 @@ const MIB: usize = 1024 * KIB;
 const GIB: usize = 1024 * MIB;
 
 /// `Err(Config)` unless `min <= value <= max`.
-pub(crate) fn check_duration(name: &str, value: Duration, min: Duration, max: Duration) -> Result<()> {
+pub(crate) fn check_duration(
+    name: &str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<()> {
     if value < min || value > max {
         return Err(Error::new(
             ErrorKind::Config,
@@ -439,7 +444,12 @@ impl Config {
         check_size("max_poll_packets", self.max_poll_packets, 2, 100_000)?;
         check_size("max_connections", l.max_connections, 1, 1_000_000)?;
         check_size("max_head_size", l.max_head_size, 256, MIB)?;
-        check_size("thread_stack_size", l.thread_stack_size, 64 * KIB, 256 * MIB)?;
+        check_size(
+            "thread_stack_size",
+            l.thread_stack_size,
+            64 * KIB,
+            256 * MIB,
+        )?;
         if let Some(cookie) = &self.cookie {
             cookie.validate()?;
         }
@@ -475,23 +485,36 @@ mod tests {
         type Set = fn(ServerBuilder) -> ServerBuilder;
         let cases: &[(&str, Set)] = &[
             ("ping_interval", |b| b.ping_interval(Duration::MAX)),
-            ("ping_interval", |b| b.ping_interval(Duration::from_micros(10))),
-            ("ping_interval_grace", |b| b.ping_interval_grace(Duration::MAX)),
+            ("ping_interval", |b| {
+                b.ping_interval(Duration::from_micros(10))
+            }),
+            ("ping_interval_grace", |b| {
+                b.ping_interval_grace(Duration::MAX)
+            }),
             ("ping_timeout", |b| b.ping_timeout(Duration::ZERO)),
-            ("ping_timeout", |b| b.ping_timeout(Duration::from_secs(u64::MAX))),
+            ("ping_timeout", |b| {
+                b.ping_timeout(Duration::from_secs(u64::MAX))
+            }),
             ("upgrade_timeout", |b| b.upgrade_timeout(Duration::MAX)),
             ("close_timeout", |b| b.close_timeout(Duration::ZERO)),
             ("head_timeout", |b| b.head_timeout(Duration::MAX)),
-            ("keep_alive_timeout", |b| b.keep_alive_timeout(Duration::ZERO)),
+            ("keep_alive_timeout", |b| {
+                b.keep_alive_timeout(Duration::ZERO)
+            }),
             ("body_timeout", |b| b.body_timeout(Duration::MAX)),
             ("write_timeout", |b| b.write_timeout(Duration::ZERO)),
             ("max_payload", |b| b.max_payload(0)),
             ("max_payload", |b| b.max_payload(usize::MAX)),
-            ("compression_threshold", |b| b.compression_threshold(usize::MAX)),
+            ("compression_threshold", |b| {
+                b.compression_threshold(usize::MAX)
+            }),
             ("max_buffered_bytes", |b| b.max_buffered_bytes(10)),
-            ("max_total_buffered_bytes", |b| b.max_total_buffered_bytes(1000)),
             ("max_total_buffered_bytes", |b| {
-                b.max_buffered_bytes(64 << 20).max_total_buffered_bytes(32 << 20)
+                b.max_total_buffered_bytes(1000)
+            }),
+            ("max_total_buffered_bytes", |b| {
+                b.max_buffered_bytes(64 << 20)
+                    .max_total_buffered_bytes(32 << 20)
             }),
             ("max_poll_packets", |b| b.max_poll_packets(1)),
             ("max_connections", |b| b.max_connections(0)),

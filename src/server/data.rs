@@ -76,7 +76,10 @@ impl SessionData {
         }
     }
 
-    pub(crate) fn with<T: Any + Send + Default, R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
+    pub(crate) fn with<T: Any + Send + Default, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R> {
         let mut slot = self.available()?;
         if slot.value.as_ref().is_some_and(|v| !v.is::<T>()) {
             return Err(Error::from_kind(ErrorKind::WrongDataType));
@@ -143,7 +146,10 @@ mod tests {
             let inner = d.with(|m: &mut u32| *m).unwrap_err();
             assert_eq!(inner.kind(), ErrorKind::Reentrant);
             assert_eq!(d.get::<u32>().unwrap_err().kind(), ErrorKind::Reentrant);
-            assert_eq!(d.set(Box::new(5u32)).unwrap_err().kind(), ErrorKind::Reentrant);
+            assert_eq!(
+                d.set(Box::new(5u32)).unwrap_err().kind(),
+                ErrorKind::Reentrant
+            );
             *n
         });
         assert_eq!(r.unwrap(), 1);
@@ -185,14 +191,20 @@ mod tests {
         let d = SessionData::default();
         d.set(Box::new(String::from("x"))).unwrap();
         d.drop_value();
-        assert_eq!(d.get::<String>().unwrap_err().kind(), ErrorKind::UnknownSession);
+        assert_eq!(
+            d.get::<String>().unwrap_err().kind(),
+            ErrorKind::UnknownSession
+        );
     }
 
     #[test]
     fn wrong_type_is_reported() {
         let d = SessionData::default();
         d.set(Box::new(1u8)).unwrap();
-        assert_eq!(d.with(|_: &mut u32| ()).unwrap_err().kind(), ErrorKind::WrongDataType);
+        assert_eq!(
+            d.with(|_: &mut u32| ()).unwrap_err().kind(),
+            ErrorKind::WrongDataType
+        );
         assert_eq!(d.get::<u32>().unwrap_err().kind(), ErrorKind::WrongDataType);
     }
 }

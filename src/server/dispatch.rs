@@ -125,7 +125,9 @@ impl Inner {
             match event {
                 Event::Message(m) => {
                     if let Some(h) = &handlers.message {
-                        call("message handler", &session.sid, || h(&server, &session.sid, m));
+                        call("message handler", &session.sid, || {
+                            h(&server, &session.sid, m)
+                        });
                     }
                 }
                 Event::Disconnect(reason) => {

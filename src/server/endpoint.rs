@@ -329,7 +329,9 @@ fn polling_handshake(inner: &Arc<Inner>, ex: &Exchange<'_>, session: Arc<Session
 /// hook, the application's, runs here, its panic caught: no cookie then).
 fn render_cookie(inner: &Inner, session: &Session, req: &super::Request) -> Option<String> {
     let cookie = inner.config().cookie.as_ref()?;
-    dispatch::call("cookie hook", &session.sid, || cookie.render(&session.sid, req))
+    dispatch::call("cookie hook", &session.sid, || {
+        cookie.render(&session.sid, req)
+    })
 }
 
 fn reject(req: &super::Request, err: ProtocolError, why: &'static str) -> Response {

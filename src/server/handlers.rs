@@ -88,7 +88,8 @@ impl Default for Rejection {
     }
 }
 
-pub(crate) type ConnectHandler = dyn Fn(&Server, &Sid, &Request) -> Result<(), Rejection> + Send + Sync;
+pub(crate) type ConnectHandler =
+    dyn Fn(&Server, &Sid, &Request) -> Result<(), Rejection> + Send + Sync;
 pub(crate) type MessageHandler = dyn Fn(&Server, &Sid, Message) + Send + Sync;
 pub(crate) type DisconnectHandler = dyn Fn(&Server, &Sid, Reason) + Send + Sync;
 
@@ -98,4 +99,3 @@ pub(crate) struct Handlers {
     pub message: Option<Box<MessageHandler>>,
     pub disconnect: Option<Box<DisconnectHandler>>,
 }
-

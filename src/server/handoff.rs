@@ -95,7 +95,10 @@ impl Slot {
     }
 
     /// The parked work, if it has waited since tick `before` or earlier.
-    fn take_if_parked_since(&self, before: u64) -> Option<(parking_lot::MutexGuard<'_, Parked>, Duty)> {
+    fn take_if_parked_since(
+        &self,
+        before: u64,
+    ) -> Option<(parking_lot::MutexGuard<'_, Parked>, Duty)> {
         let hint = self.hint.load(Ordering::Relaxed);
         if hint == 0 || hint > before {
             return None;

@@ -125,7 +125,6 @@ impl Heartbeat {
             t.map.remove(&k);
         }
     }
-
 }
 
 fn run(shared: Arc<Shared>, server: Weak<Inner>) {
@@ -186,7 +185,10 @@ impl Inner {
             },
             Timer::CloseTimeout => {
                 if session.close_timed_out(gen) {
-                    log::debug!("session {}: close packet not collected in time", session.sid);
+                    log::debug!(
+                        "session {}: close packet not collected in time",
+                        session.sid
+                    );
                     self.close_with(
                         session,
                         Reason::ServerDisconnect,
@@ -209,8 +211,12 @@ impl Inner {
                     ws.shutdown();
                 }
                 if again {
-                    self.heartbeat
-                        .push(session, Instant::now() + WS_CLOSE_WAIT, Timer::HardClose, 0);
+                    self.heartbeat.push(
+                        session,
+                        Instant::now() + WS_CLOSE_WAIT,
+                        Timer::HardClose,
+                        0,
+                    );
                 }
             }
         }

@@ -202,7 +202,8 @@ impl Inner {
                 pushed.full && dispatch.is_none()
             }
             Packet::Close => {
-                if let Some(d) = self.close_here(session, Reason::ClientDisconnect, CloseHow::NORMAL)
+                if let Some(d) =
+                    self.close_here(session, Reason::ClientDisconnect, CloseHow::NORMAL)
                 {
                     *dispatch = Some(d);
                 }

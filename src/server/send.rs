@@ -15,7 +15,11 @@ const MAX_EVICTIONS_PER_SEND: usize = 8;
 impl Inner {
     /// Queues `out` for one session. Never blocks and never runs a handler: a session
     /// this closes has its disconnect handler run on a dispatch thread.
-    pub(crate) fn send_packet(self: &Arc<Self>, session: &Arc<Session>, out: &Outgoing) -> Result<()> {
+    pub(crate) fn send_packet(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        out: &Outgoing,
+    ) -> Result<()> {
         let mut evictions = 0;
         loop {
             let err = match session.enqueue(out, &self.budget) {
@@ -98,7 +102,11 @@ impl Inner {
     /// broadcast is split across the machine's cores (scoped threads, at most 4, for
     /// 1024 recipients or more); a small one stays on the calling thread. The helpers
     /// only write: a session they close has its handler run on a dispatch thread.
-    pub(crate) fn send_to_all(self: &Arc<Self>, sessions: &[Arc<Session>], out: &Outgoing) -> usize {
+    pub(crate) fn send_to_all(
+        self: &Arc<Self>,
+        sessions: &[Arc<Session>],
+        out: &Outgoing,
+    ) -> usize {
         const PARALLEL_FROM: usize = 1024;
         let send = |chunk: &[Arc<Session>]| {
             chunk

@@ -578,7 +578,9 @@ impl Session {
         }
         match st.phase {
             Phase::Connecting => None,
-            Phase::Open | Phase::Closing if st.upgrading || st.transport == Transport::WebSocket => {
+            Phase::Open | Phase::Closing
+                if st.upgrading || st.transport == Transport::WebSocket =>
+            {
                 // Queued packets stay for the WebSocket (§8 steps 2, 3, 5).
                 packets(vec![Arc::new(Packet::Noop)])
             }
@@ -620,8 +622,7 @@ impl Session {
     ) -> Option<PollAnswer> {
         let mut st = self.state.lock();
         loop {
-            if let Some(a) = Self::poll_answer(&mut st, id, self.limits.max_poll_packets, budget)
-            {
+            if let Some(a) = Self::poll_answer(&mut st, id, self.limits.max_poll_packets, budget) {
                 if st.get_pending == id {
                     st.get_pending = 0;
                 }

@@ -629,8 +629,24 @@ mod tests {
         assert_eq!(parse_chunk_size(b"5;name=value"), Some(5));
         assert_eq!(parse_chunk_size(b"5 ;name"), Some(5));
         assert_eq!(parse_chunk_size(b"0"), Some(0));
-        for bad in [&b"+5"[..], b" 5 ", b"5 ", b" 5", b"", b"-1", b"0x5", b"5\t", b";x", b"g"] {
-            assert_eq!(parse_chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"+5"[..],
+            b" 5 ",
+            b"5 ",
+            b" 5",
+            b"",
+            b"-1",
+            b"0x5",
+            b"5\t",
+            b";x",
+            b"g",
+        ] {
+            assert_eq!(
+                parse_chunk_size(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -209,7 +209,10 @@ fn application_close_with_no_get_waits_for_the_next_one() {
     s.enqueue(&text("a"), &b).unwrap();
     let c = s.close(Reason::ServerDisconnect, CloseHow::NORMAL, &b);
     assert!(c.linger.is_some() && !c.forget);
-    assert!(s.is_visible() && s.is_closing(), "C3: kept to deliver the close");
+    assert!(
+        s.is_visible() && s.is_closing(),
+        "C3: kept to deliver the close"
+    );
     let id = s.begin_get().unwrap();
     let a = s.poll_ready(id, &b).unwrap();
     assert_eq!(encoded(&a), "4a\x1e1");
@@ -420,7 +423,10 @@ fn the_upgrade_pauses_polling_then_flushes_the_queue_in_order() {
     let get = s.begin_get().unwrap();
     let probe = Arc::new(Recorder::default());
     let id = s.attach_probe(probe.clone()).unwrap();
-    assert!(s.attach_probe(probe.clone()).is_none(), "one probe at a time");
+    assert!(
+        s.attach_probe(probe.clone()).is_none(),
+        "one probe at a time"
+    );
     // The queued packet is taken by the pending GET before the probe pinged.
     assert_eq!(encoded(&s.poll_ready(get, &b).unwrap()), "4a");
     s.enqueue(&text("b"), &b).unwrap();
@@ -445,7 +451,10 @@ fn an_upgrade_packet_without_a_probe_still_upgrades() {
     let b = budget();
     let s = open_session(Transport::Polling, false);
     let id = s.attach_probe(Arc::new(Recorder::default())).unwrap();
-    assert!(matches!(s.complete_upgrade(id, &b), Upgraded::Open(_)), "X2");
+    assert!(
+        matches!(s.complete_upgrade(id, &b), Upgraded::Open(_)),
+        "X2"
+    );
 }
 
 #[test]
@@ -512,7 +521,11 @@ fn application_close_during_an_upgrade_that_then_fails_closes_over_polling() {
     assert!(s.probe_pinged(id));
     s.enqueue(&text("m"), &b).unwrap();
     let _ = s.close(Reason::ServerDisconnect, CloseHow::NORMAL, &b);
-    assert_eq!(s.abort_probe(id), None, "no heartbeat for a closing session");
+    assert_eq!(
+        s.abort_probe(id),
+        None,
+        "no heartbeat for a closing session"
+    );
     let get = s.begin_get().unwrap();
     assert_eq!(encoded(&s.poll_ready(get, &b).unwrap()), "4m\x1e1");
 }
@@ -542,8 +555,14 @@ fn the_first_pusher_dispatches_and_events_keep_wire_order() {
     let second = s.push_message(Message::from("2"));
     assert!(!second.dispatch, "one dispatcher at a time");
     let c = s.close(Reason::ClientDisconnect, CloseHow::NORMAL, &b);
-    assert!(!c.dispatch, "the running dispatcher will run the disconnect");
-    assert!(!s.push_message(Message::from("3")).dispatch, "dropped after close");
+    assert!(
+        !c.dispatch,
+        "the running dispatcher will run the disconnect"
+    );
+    assert!(
+        !s.push_message(Message::from("3")).dispatch,
+        "dropped after close"
+    );
     assert_eq!(
         events(&s),
         ["msg 1", "msg 2", "disconnect client disconnect"]
@@ -588,7 +607,10 @@ fn without_handlers_nothing_is_queued() {
 fn a_pong_answers_only_an_outstanding_ping() {
     let b = budget();
     let s = open_session(Transport::Polling, false);
-    assert!(s.pong_received().is_none(), "K7: an unsolicited pong is ignored");
+    assert!(
+        s.pong_received().is_none(),
+        "K7: an unsolicited pong is ignored"
+    );
     let gen = s.heartbeat_gen_if_open().unwrap();
     assert!(s.queue_ping(gen, &b));
     let next = s.pong_received().unwrap();

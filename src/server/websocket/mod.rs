@@ -94,7 +94,16 @@ pub(crate) fn serve_handshake(
         return;
     }
     inner.start_heartbeat(session);
-    Reader::new(inner, session, stream, leftover, writer, Role::Transport, guard).run();
+    Reader::new(
+        inner,
+        session,
+        stream,
+        leftover,
+        writer,
+        Role::Transport,
+        guard,
+    )
+    .run();
 }
 
 /// Takes over the connection of an upgrade request for a polling session. `Err` if
@@ -121,7 +130,16 @@ pub(crate) fn serve_upgrade(
         return Ok(());
     }
     log::debug!("session {}: probing websocket {id}", session.sid);
-    Reader::new(inner, session, stream, leftover, writer, Role::Probe(id), guard).run();
+    Reader::new(
+        inner,
+        session,
+        stream,
+        leftover,
+        writer,
+        Role::Probe(id),
+        guard,
+    )
+    .run();
     Ok(())
 }
 

@@ -229,7 +229,6 @@ impl Writer {
         self.state.lock().closed
     }
 
-
     /// Raw bytes from tungstenite (its automatic pong and close replies): whole frames,
     /// dropped once the writer is closed.
     pub(crate) fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
