@@ -52,6 +52,28 @@ pub fn read_response(s: &mut TcpStream) -> Resp {
     Resp { status, head, body }
 }
 
+/// One keep-alive connection carrying many requests.
+pub struct KeepAlive {
+    stream: TcpStream,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        KeepAlive { stream }
+    }
+
+    /// `GET /engine.io/?{query}` on this connection.
+    pub fn get(&mut self, query: &str) -> Resp {
+        let raw = format!("GET /engine.io/?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
+        self.stream.write_all(raw.as_bytes()).unwrap();
+        read_response(&mut self.stream)
+    }
+}
+
 pub fn request(addr: SocketAddr, raw: &str) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
