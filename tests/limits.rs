@@ -320,3 +320,77 @@ fn garbage_request_line_is_400_and_others_are_served() {
     assert_healthy(a);
     app.shutdown();
 }
+
+// ---- bodies ----
+
+#[test]
+fn chunk_sizes_must_be_bare_hex_digits() {
+    let _dog = support::watchdog(60, "chunk-size strictness");
+    let (app, events) = start(Server::builder());
+    let a = app.local_addr();
+    for bad in ["+5", " 5 ", "5 ", " 5", "0x5", "5\t"] {
+        let sid = handshake(a);
+        let mut s = partial(
+            a,
+            &format!(
+                "POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n{bad}\r\n4hell\r\n0\r\n\r\n"
+            ),
+        );
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let r = read_response(&mut s);
+        assert_eq!(r.status, 400, "{bad:?}");
+        assert_eq!(r.header("Connection").as_deref(), Some("close"), "{bad:?}");
+        assert!(closed_within(&mut s, Duration::from_secs(5)), "{bad:?}");
+    }
+    assert!(!events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e.starts_with("message")));
+    // Extensions after the size are fine, with or without whitespace before `;`.
+    for good in ["5;name=value", "5 ;name"] {
+        let sid = handshake(a);
+        let r = post_raw(
+            a,
+            &sid,
+            "Transfer-Encoding: chunked\r\n",
+            &format!("{good}\r\n4hell\r\n0\r\n\r\n"),
+        );
+        assert_eq!(r.text(), "ok", "{good:?}");
+    }
+    assert_healthy(a);
+}
+
+#[test]
+fn body_timeout_bounds_the_whole_body_draining_included() {
+    let _dog = support::watchdog(60, "body_timeout bounds the body");
+    let (app, _) = start(Server::builder().body_timeout(Duration::from_secs(2)));
+    let a = app.local_addr();
+    let sid = handshake(a);
+    let mut s = partial(
+        a,
+        &format!(
+            "POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: 100\r\n\r\n"
+        ),
+    );
+    let start = Instant::now();
+    // One byte every 200 ms: it would take 20 s to arrive.
+    let mut w = s.try_clone().unwrap();
+    let dripper = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if w.write_all(b"4").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    assert!(closed_within(&mut s, Duration::from_secs(10)));
+    let took = start.elapsed();
+    // 2 s, not 2 s for the body and 2 s more to drain it.
+    assert!(took < Duration::from_millis(3500), "{took:?}");
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+    dripper.join().unwrap();
+    assert_healthy(a);
+}
