@@ -24,6 +24,7 @@ fn handshake_ok(addr: &str) -> bool {
 
 #[test]
 fn accept_survives_running_out_of_file_descriptors() {
+    let _dog = support::watchdog(120, "accept_survives_running_out_of_file_descriptors");
     let prlimit = support::which("prlimit").expect("prlimit (util-linux) is needed");
     let _dog = support::watchdog(120, "accept_survives_running_out_of_file_descriptors");
     let bin = support::example_binary("echo_server");

@@ -63,7 +63,9 @@ fn buffered_bytes_tells_what_waits_for_a_session() {
         let text = support::rawws::recv_text(&mut ws);
         assert_eq!(text.len(), chunk.len() + 1);
     }
-    wait_for("the frames to drain", || server.buffered_bytes(&sid).unwrap() == 0);
+    wait_for("the frames to drain", || {
+        server.buffered_bytes(&sid).unwrap() == 0
+    });
     assert!(server.buffered_bytes("nope").is_err());
 }
 
@@ -115,7 +117,9 @@ fn the_server_wide_limit_closes_slow_readers_and_spares_healthy_sessions() {
         }
     }
     assert!(healthy.is_connected());
-    wait_for("the slow sessions' handlers", || reasons.lock().unwrap().len() == 8);
+    wait_for("the slow sessions' handlers", || {
+        reasons.lock().unwrap().len() == 8
+    });
     for (sid, reason) in reasons.lock().unwrap().iter() {
         assert!(slow.contains(sid), "{sid} is not a slow one");
         assert_eq!(*reason, Reason::TransportError);
@@ -170,7 +174,9 @@ fn a_flood_into_a_busy_handler_meets_back_pressure_then_everything_arrives_in_or
         .max_payload(64 * 1024)
         .on_message(move |_, _, msg| {
             g2.wait();
-            got2.lock().unwrap().push(msg.as_text().unwrap().to_string());
+            got2.lock()
+                .unwrap()
+                .push(msg.as_text().unwrap().to_string());
         })
         .build()
         .unwrap();
@@ -282,11 +288,14 @@ fn a_post_into_a_full_inbox_is_answered_once_the_handler_catches_up() {
     assert_eq!(read_response(&mut s).text(), "ok");
     // 3: the inbox is full: no answer while the handler is busy.
     post(&mut s);
-    s.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
     let mut b = [0u8; 1];
     let early = s.read(&mut b);
     assert!(
-        early.as_ref().is_err_and(|e| matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut)),
+        early
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut)),
         "answered while the handler was busy: {early:?}"
     );
     gate.open();

@@ -65,6 +65,10 @@ fn assert_healthy(addr: SocketAddr) {
 
 #[test]
 fn cors_no_origin_is_allowed_without_allow_origin_but_with_credentials() {
+    let _dog = support::watchdog(
+        120,
+        "cors_no_origin_is_allowed_without_allow_origin_but_with_credentials",
+    );
     let (app, _) = start(Server::builder());
     let r = get(app.local_addr(), "EIO=4&transport=polling");
     assert_eq!(r.status, 200);
@@ -78,6 +82,10 @@ fn cors_no_origin_is_allowed_without_allow_origin_but_with_credentials() {
 
 #[test]
 fn cors_same_origin_default_accepts_and_echoes_the_host_origin() {
+    let _dog = support::watchdog(
+        120,
+        "cors_same_origin_default_accepts_and_echoes_the_host_origin",
+    );
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let origin = format!("http://{a}");
@@ -102,6 +110,7 @@ fn cors_same_origin_default_accepts_and_echoes_the_host_origin() {
 
 #[test]
 fn cors_same_origin_follows_forwarded_headers() {
+    let _dog = support::watchdog(120, "cors_same_origin_follows_forwarded_headers");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let r = get_h(
@@ -119,6 +128,7 @@ fn cors_same_origin_follows_forwarded_headers() {
 
 #[test]
 fn cors_other_origin_is_400_e3_without_cors_headers() {
+    let _dog = support::watchdog(120, "cors_other_origin_is_400_e3_without_cors_headers");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let r = get_h(
@@ -136,6 +146,7 @@ fn cors_other_origin_is_400_e3_without_cors_headers() {
 
 #[test]
 fn cors_list_echoes_listed_origin_and_refuses_others() {
+    let _dog = support::watchdog(120, "cors_list_echoes_listed_origin_and_refuses_others");
     let (app, _) = start(Server::builder().cors(CorsPolicy::list([
         "https://a.example",
         "http://localhost:3000",
@@ -162,6 +173,7 @@ fn cors_list_echoes_listed_origin_and_refuses_others() {
 
 #[test]
 fn cors_any_echoes_the_origin_never_a_star() {
+    let _dog = support::watchdog(120, "cors_any_echoes_the_origin_never_a_star");
     let (app, _) = start(Server::builder().cors(CorsPolicy::Any));
     let a = app.local_addr();
     for o in ["https://whatever.test", "null"] {
@@ -175,6 +187,7 @@ fn cors_any_echoes_the_origin_never_a_star() {
 
 #[test]
 fn cors_predicate_receives_origin_and_request() {
+    let _dog = support::watchdog(120, "cors_predicate_receives_origin_and_request");
     type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;
     let seen: Seen = Arc::default();
     let s2 = seen.clone();
@@ -228,6 +241,7 @@ fn cors_predicate_receives_origin_and_request() {
 
 #[test]
 fn cors_credentials_off_omits_the_header() {
+    let _dog = support::watchdog(120, "cors_credentials_off_omits_the_header");
     let (app, _) = start(Server::builder().cors_credentials(false));
     let a = app.local_addr();
     let origin = format!("http://{a}");
@@ -247,6 +261,10 @@ fn cors_credentials_off_omits_the_header() {
 
 #[test]
 fn cors_disabled_checks_nothing_and_sends_no_cors_headers() {
+    let _dog = support::watchdog(
+        120,
+        "cors_disabled_checks_nothing_and_sends_no_cors_headers",
+    );
     let (app, _) = start(Server::builder().cors(CorsPolicy::Disabled));
     let a = app.local_addr();
     let r = get_h(
@@ -272,6 +290,7 @@ fn cors_disabled_checks_nothing_and_sends_no_cors_headers() {
 
 #[test]
 fn cors_preflight_is_204_with_methods_and_echoed_headers() {
+    let _dog = support::watchdog(120, "cors_preflight_is_204_with_methods_and_echoed_headers");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let origin = format!("http://{a}");
@@ -315,6 +334,10 @@ fn cors_preflight_is_204_with_methods_and_echoed_headers() {
 
 #[test]
 fn cors_error_responses_to_allowed_origins_carry_cors_headers() {
+    let _dog = support::watchdog(
+        120,
+        "cors_error_responses_to_allowed_origins_carry_cors_headers",
+    );
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let origin = format!("http://{a}");
@@ -366,6 +389,7 @@ fn compressed_get(b: ServerBuilder, text: &str, accept: &str) -> (Resp, Listenin
 
 #[test]
 fn compression_gzip_when_listed_first() {
+    let _dog = support::watchdog(120, "compression_gzip_when_listed_first");
     let text = big_text();
     let (r, app) = compressed_get(Server::builder(), &text, "gzip, deflate");
     assert_eq!(r.header("Content-Encoding").as_deref(), Some("gzip"));
@@ -387,6 +411,10 @@ fn compression_gzip_when_listed_first() {
 
 #[test]
 fn compression_deflate_on_tie_listed_first_is_a_zlib_stream() {
+    let _dog = support::watchdog(
+        120,
+        "compression_deflate_on_tie_listed_first_is_a_zlib_stream",
+    );
     let text = big_text();
     let (r, app) = compressed_get(Server::builder(), &text, "deflate;q=1, gzip");
     assert_eq!(r.header("Content-Encoding").as_deref(), Some("deflate"));
@@ -401,6 +429,7 @@ fn compression_deflate_on_tie_listed_first_is_a_zlib_stream() {
 
 #[test]
 fn compression_q_zero_excludes_gzip() {
+    let _dog = support::watchdog(120, "compression_q_zero_excludes_gzip");
     let text = big_text();
     let (r, app) = compressed_get(Server::builder(), &text, "gzip;q=0, deflate");
     assert_eq!(r.header("Content-Encoding").as_deref(), Some("deflate"));
@@ -414,6 +443,7 @@ fn compression_q_zero_excludes_gzip() {
 
 #[test]
 fn compression_skipped_below_threshold() {
+    let _dog = support::watchdog(120, "compression_skipped_below_threshold");
     let (r, app) = compressed_get(Server::builder(), "small", "gzip, deflate");
     assert_eq!(r.header("Content-Encoding"), None);
     assert_eq!(r.text(), "4small");
@@ -422,6 +452,7 @@ fn compression_skipped_below_threshold() {
 
 #[test]
 fn compression_off_when_disabled() {
+    let _dog = support::watchdog(120, "compression_off_when_disabled");
     let text = big_text();
     let (r, app) = compressed_get(
         Server::builder().http_compression(false),
@@ -435,6 +466,7 @@ fn compression_off_when_disabled() {
 
 #[test]
 fn compression_none_for_unknown_encoding() {
+    let _dog = support::watchdog(120, "compression_none_for_unknown_encoding");
     let text = big_text();
     let (r, app) = compressed_get(Server::builder(), &text, "br");
     assert_eq!(r.header("Content-Encoding"), None);
@@ -444,6 +476,7 @@ fn compression_none_for_unknown_encoding() {
 
 #[test]
 fn compression_never_applies_to_post_ok() {
+    let _dog = support::watchdog(120, "compression_never_applies_to_post_ok");
     let (app, _) = start(Server::builder().compression_threshold(1));
     let a = app.local_addr();
     let sid = handshake(a);
@@ -465,6 +498,7 @@ fn compression_never_applies_to_post_ok() {
 
 #[test]
 fn cookie_is_off_by_default() {
+    let _dog = support::watchdog(120, "cookie_is_off_by_default");
     let (app, _) = start(Server::builder());
     let r = get(app.local_addr(), "EIO=4&transport=polling");
     assert_eq!(r.status, 200);
@@ -474,6 +508,7 @@ fn cookie_is_off_by_default() {
 
 #[test]
 fn cookie_default_is_on_the_handshake_only() {
+    let _dog = support::watchdog(120, "cookie_default_is_on_the_handshake_only");
     let (app, _) = start(Server::builder().cookie(CookieConfig::default()));
     let a = app.local_addr();
     let r = get(a, "EIO=4&transport=polling");
@@ -502,6 +537,7 @@ fn cookie_default_is_on_the_handshake_only() {
 
 #[test]
 fn cookie_custom_attributes_render() {
+    let _dog = support::watchdog(120, "cookie_custom_attributes_render");
     let cookie = CookieConfig::new("lb")
         .path("/app")
         .domain("example.com")
@@ -522,6 +558,7 @@ fn cookie_custom_attributes_render() {
 
 #[test]
 fn cookie_invalid_config_fails_build() {
+    let _dog = support::watchdog(120, "cookie_invalid_config_fails_build");
     let bad = [
         CookieConfig::new("bad name"),
         CookieConfig::new(""),
@@ -598,6 +635,10 @@ fn assert_not_found(r: &Resp, what: &str) {
 
 #[test]
 fn routing_precedence_engine_then_static_then_fallback_then_404() {
+    let _dog = support::watchdog(
+        120,
+        "routing_precedence_engine_then_static_then_fallback_then_404",
+    );
     let (_dir, public) = site();
     let files = || {
         StaticFiles::new()
@@ -644,6 +685,7 @@ fn http_response(status: u16, content_type: &str, body: String) -> http::Respons
 
 #[test]
 fn static_exact_rules_use_extension_or_explicit_types() {
+    let _dog = support::watchdog(120, "static_exact_rules_use_extension_or_explicit_types");
     let (_dir, public) = site();
     let (app, _) = serve(
         StaticFiles::new()
@@ -680,6 +722,10 @@ fn static_exact_rules_use_extension_or_explicit_types() {
 
 #[test]
 fn static_dir_rule_serves_nested_files_with_any_trailing_slashes() {
+    let _dog = support::watchdog(
+        120,
+        "static_dir_rule_serves_nested_files_with_any_trailing_slashes",
+    );
     let (_dir, public) = site();
     for (key, target) in [
         ("/static", public.clone()),
@@ -706,6 +752,7 @@ fn static_dir_rule_serves_nested_files_with_any_trailing_slashes() {
 
 #[test]
 fn static_root_serves_index_html() {
+    let _dog = support::watchdog(120, "static_root_serves_index_html");
     let (_dir, public) = site();
     let (app, _) = serve(StaticFiles::new().dir("/", public.as_str()));
     let a = app.local_addr();
@@ -721,6 +768,7 @@ fn static_root_serves_index_html() {
 
 #[test]
 fn static_default_file_override_and_missing_default() {
+    let _dog = support::watchdog(120, "static_default_file_override_and_missing_default");
     let (_dir, public) = site();
     let (app, _) = serve(
         StaticFiles::new()
@@ -750,6 +798,7 @@ fn static_default_file_override_and_missing_default() {
 
 #[test]
 fn static_traversal_is_refused() {
+    let _dog = support::watchdog(120, "static_traversal_is_refused");
     let (_dir, public) = site();
     let (app, _) = serve(StaticFiles::new().dir("/static", public.as_str()));
     let a = app.local_addr();
@@ -772,6 +821,7 @@ fn static_traversal_is_refused() {
 
 #[test]
 fn static_head_has_content_length_and_no_body() {
+    let _dog = support::watchdog(120, "static_head_has_content_length_and_no_body");
     let (_dir, public) = site();
     let (app, _) = serve(StaticFiles::new().dir("/static", public.as_str()));
     let a = app.local_addr();
@@ -802,6 +852,7 @@ fn static_head_has_content_length_and_no_body() {
 
 #[test]
 fn fallback_sees_method_path_query_and_body() {
+    let _dog = support::watchdog(120, "fallback_sees_method_path_query_and_body");
     type Seen = Arc<Mutex<Vec<(String, String, Option<String>, Vec<u8>)>>>;
     let (_dir, public) = site();
     let seen: Seen = Arc::default();
@@ -850,6 +901,7 @@ fn fallback_sees_method_path_query_and_body() {
 
 #[test]
 fn custom_engine_path_moves_the_endpoint() {
+    let _dog = support::watchdog(120, "custom_engine_path_moves_the_endpoint");
     let (app, _) = start(Server::builder().path("/custom"));
     let a = app.local_addr();
     let r = request(
@@ -867,6 +919,7 @@ fn custom_engine_path_moves_the_endpoint() {
 
 #[test]
 fn unknown_query_params_reach_the_connect_handler() {
+    let _dog = support::watchdog(120, "unknown_query_params_reach_the_connect_handler");
     type Seen = Arc<Mutex<Option<(Option<String>, Option<String>)>>>;
     let seen: Seen = Arc::default();
     let s2 = seen.clone();
@@ -890,6 +943,10 @@ fn unknown_query_params_reach_the_connect_handler() {
 
 #[test]
 fn put_and_delete_with_a_sid_are_e3_and_the_session_survives() {
+    let _dog = support::watchdog(
+        120,
+        "put_and_delete_with_a_sid_are_e3_and_the_session_survives",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -912,6 +969,10 @@ fn put_and_delete_with_a_sid_are_e3_and_the_session_survives() {
 
 #[test]
 fn octet_stream_post_is_e3_and_closes_with_transport_error() {
+    let _dog = support::watchdog(
+        120,
+        "octet_stream_post_is_e3_and_closes_with_transport_error",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -935,6 +996,7 @@ fn octet_stream_post_is_e3_and_closes_with_transport_error() {
 
 #[test]
 fn get_trailing_a_client_close_gets_noop_once_then_e1() {
+    let _dog = support::watchdog(120, "get_trailing_a_client_close_gets_noop_once_then_e1");
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -952,6 +1014,10 @@ fn get_trailing_a_client_close_gets_noop_once_then_e1() {
 
 #[test]
 fn dropped_pending_get_closes_the_session_with_transport_error() {
+    let _dog = support::watchdog(
+        120,
+        "dropped_pending_get_closes_the_session_with_transport_error",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -979,6 +1045,10 @@ fn dropped_pending_get_closes_the_session_with_transport_error() {
 
 #[test]
 fn fifty_sessions_closed_by_their_clients_leave_an_empty_table() {
+    let _dog = support::watchdog(
+        120,
+        "fifty_sessions_closed_by_their_clients_leave_an_empty_table",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sids: Vec<String> = (0..50).map(|_| handshake(a)).collect();
@@ -1004,6 +1074,7 @@ fn fifty_sessions_closed_by_their_clients_leave_an_empty_table() {
 
 #[test]
 fn fallback_response_headers_and_status_reach_the_client() {
+    let _dog = support::watchdog(120, "fallback_response_headers_and_status_reach_the_client");
     let server = Server::builder().build().unwrap();
     let app = App::new(server)
         .fallback(|req| {

@@ -167,7 +167,10 @@ fn shutdown_waits_for_a_busy_handler_then_the_disconnect_handler() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(
         log.lock().unwrap().as_slice(),
-        ["message done", &format!("disconnect {}", Reason::ServerDisconnect)]
+        [
+            "message done",
+            &format!("disconnect {}", Reason::ServerDisconnect)
+        ]
     );
     drop(app);
     assert!(client.wait_timeout(Duration::from_secs(10)));

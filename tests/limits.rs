@@ -63,6 +63,10 @@ fn post_raw(addr: SocketAddr, sid: &str, headers: &str, body: &str) -> Resp {
 
 #[test]
 fn max_connections_answers_503_beyond_the_cap_and_recovers() {
+    let _dog = support::watchdog(
+        120,
+        "max_connections_answers_503_beyond_the_cap_and_recovers",
+    );
     let (app, _) = start(Server::builder().max_connections(2));
     let a = app.local_addr();
     let sid = handshake(a);
@@ -106,6 +110,10 @@ fn max_connections_answers_503_beyond_the_cap_and_recovers() {
 
 #[test]
 fn head_timeout_drops_a_stalled_head_while_others_are_served() {
+    let _dog = support::watchdog(
+        120,
+        "head_timeout_drops_a_stalled_head_while_others_are_served",
+    );
     let (app, _) = start(Server::builder().head_timeout(Duration::from_millis(300)));
     let a = app.local_addr();
     let t = Instant::now();
@@ -142,6 +150,7 @@ fn head_timeout_drops_a_stalled_head_while_others_are_served() {
 
 #[test]
 fn keep_alive_timeout_closes_an_idle_connection() {
+    let _dog = support::watchdog(120, "keep_alive_timeout_closes_an_idle_connection");
     let (app, _) = start(Server::builder().keep_alive_timeout(Duration::from_millis(300)));
     let a = app.local_addr();
     let mut s = TcpStream::connect(a).unwrap();
@@ -172,6 +181,7 @@ fn keep_alive_timeout_closes_an_idle_connection() {
 
 #[test]
 fn head_over_max_head_size_is_431() {
+    let _dog = support::watchdog(120, "head_over_max_head_size_is_431");
     let (app, _) = start(Server::builder().max_head_size(1024));
     let a = app.local_addr();
     let big = "x".repeat(2000);
@@ -194,6 +204,7 @@ fn head_over_max_head_size_is_431() {
 
 #[test]
 fn too_many_headers_is_431() {
+    let _dog = support::watchdog(120, "too_many_headers_is_431");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let headers: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
@@ -211,6 +222,7 @@ fn too_many_headers_is_431() {
 
 #[test]
 fn content_length_with_transfer_encoding_is_400() {
+    let _dog = support::watchdog(120, "content_length_with_transfer_encoding_is_400");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -227,6 +239,7 @@ fn content_length_with_transfer_encoding_is_400() {
 
 #[test]
 fn unsupported_transfer_encoding_is_501() {
+    let _dog = support::watchdog(120, "unsupported_transfer_encoding_is_501");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -238,6 +251,7 @@ fn unsupported_transfer_encoding_is_501() {
 
 #[test]
 fn invalid_content_length_is_400() {
+    let _dog = support::watchdog(120, "invalid_content_length_is_400");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -251,6 +265,7 @@ fn invalid_content_length_is_400() {
 
 #[test]
 fn conflicting_content_lengths_are_400() {
+    let _dog = support::watchdog(120, "conflicting_content_lengths_are_400");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -271,6 +286,10 @@ fn conflicting_content_lengths_are_400() {
 
 #[test]
 fn expect_100_continue_gets_an_interim_response_before_ok() {
+    let _dog = support::watchdog(
+        120,
+        "expect_100_continue_gets_an_interim_response_before_ok",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -305,6 +324,7 @@ fn expect_100_continue_gets_an_interim_response_before_ok() {
 
 #[test]
 fn garbage_request_line_is_400_and_others_are_served() {
+    let _dog = support::watchdog(120, "garbage_request_line_is_400_and_others_are_served");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);

@@ -13,6 +13,10 @@ use support::rawhttp::*;
 
 #[test]
 fn handshake_is_the_open_packet_alone_with_exactly_five_fields() {
+    let _dog = support::watchdog(
+        120,
+        "handshake_is_the_open_packet_alone_with_exactly_five_fields",
+    );
     let (app, _) = start(Server::builder().ping_interval(Duration::from_millis(2500)));
     let r = get(app.local_addr(), "EIO=4&transport=polling&t=abc&custom=1");
     assert_eq!(r.status, 200);
@@ -38,6 +42,7 @@ fn handshake_is_the_open_packet_alone_with_exactly_five_fields() {
 
 #[test]
 fn error_responses_are_exact() {
+    let _dog = support::watchdog(120, "error_responses_are_exact");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let cases = [
@@ -94,6 +99,7 @@ fn error_responses_are_exact() {
 
 #[test]
 fn post_then_get_echoes_in_one_payload_in_order() {
+    let _dog = support::watchdog(120, "post_then_get_echoes_in_one_payload_in_order");
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -110,6 +116,7 @@ fn post_then_get_echoes_in_one_payload_in_order() {
 
 #[test]
 fn long_poll_waits_for_a_send() {
+    let _dog = support::watchdog(120, "long_poll_waits_for_a_send");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -134,6 +141,10 @@ fn long_poll_waits_for_a_send() {
 
 #[test]
 fn malformed_post_is_400_closes_with_parse_error_and_others_carry_on() {
+    let _dog = support::watchdog(
+        120,
+        "malformed_post_is_400_closes_with_parse_error_and_others_carry_on",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let bad = handshake(a);
@@ -171,6 +182,7 @@ fn malformed_post_is_400_closes_with_parse_error_and_others_carry_on() {
 
 #[test]
 fn oversized_post_is_413_without_reading_it() {
+    let _dog = support::watchdog(120, "oversized_post_is_413_without_reading_it");
     let (app, events) = start(Server::builder().max_payload(1000));
     let a = app.local_addr();
     let sid = handshake(a);
@@ -207,6 +219,7 @@ fn oversized_post_is_413_without_reading_it() {
 
 #[test]
 fn chunked_post_within_the_limit_is_delivered() {
+    let _dog = support::watchdog(120, "chunked_post_within_the_limit_is_delivered");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -226,6 +239,10 @@ fn chunked_post_within_the_limit_is_delivered() {
 
 #[test]
 fn duplicate_get_displaces_the_first_with_close_and_ends_the_session() {
+    let _dog = support::watchdog(
+        120,
+        "duplicate_get_displaces_the_first_with_close_and_ends_the_session",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -250,6 +267,10 @@ fn duplicate_get_displaces_the_first_with_close_and_ends_the_session() {
 
 #[test]
 fn client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once() {
+    let _dog = support::watchdog(
+        120,
+        "client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -278,6 +299,10 @@ fn client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once() {
 
 #[test]
 fn server_disconnect_without_pending_get_delivers_queued_then_close() {
+    let _dog = support::watchdog(
+        120,
+        "server_disconnect_without_pending_get_delivers_queued_then_close",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -306,6 +331,7 @@ fn server_disconnect_without_pending_get_delivers_queued_then_close() {
 
 #[test]
 fn ping_then_timeout_closes_with_ping_timeout() {
+    let _dog = support::watchdog(120, "ping_then_timeout_closes_with_ping_timeout");
     let (app, events) = start(
         Server::builder()
             .ping_interval(Duration::from_millis(300))
@@ -336,6 +362,10 @@ fn ping_then_timeout_closes_with_ping_timeout() {
 
 #[test]
 fn connect_handler_sees_the_request_and_can_reject_with_401() {
+    let _dog = support::watchdog(
+        120,
+        "connect_handler_sees_the_request_and_can_reject_with_401",
+    );
     let server = Server::builder()
         .on_connect(|_, _, req| {
             if req.query("token") == Some("good") {
@@ -364,6 +394,7 @@ fn connect_handler_sees_the_request_and_can_reject_with_401() {
 
 #[test]
 fn many_requests_share_one_keep_alive_connection() {
+    let _dog = support::watchdog(120, "many_requests_share_one_keep_alive_connection");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let mut s = TcpStream::connect(a).unwrap();
@@ -398,6 +429,7 @@ fn many_requests_share_one_keep_alive_connection() {
 
 #[test]
 fn oversized_head_is_431_and_other_sessions_keep_working() {
+    let _dog = support::watchdog(120, "oversized_head_is_431_and_other_sessions_keep_working");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -421,6 +453,10 @@ fn oversized_head_is_431_and_other_sessions_keep_working() {
 
 #[test]
 fn shutdown_answers_pending_get_with_close_and_stops_listening() {
+    let _dog = support::watchdog(
+        120,
+        "shutdown_answers_pending_get_with_close_and_stops_listening",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -439,6 +475,7 @@ fn shutdown_answers_pending_get_with_close_and_stops_listening() {
 
 #[test]
 fn duplicate_post_is_400_and_ends_the_session() {
+    let _dog = support::watchdog(120, "duplicate_post_is_400_and_ends_the_session");
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -468,6 +505,10 @@ fn duplicate_post_is_400_and_ends_the_session() {
 
 #[test]
 fn messages_from_the_connect_handler_wait_for_the_first_get() {
+    let _dog = support::watchdog(
+        120,
+        "messages_from_the_connect_handler_wait_for_the_first_get",
+    );
     let server = Server::builder()
         .on_connect(|server, sid, _| {
             server.send(sid, "welcome").unwrap();
@@ -496,6 +537,7 @@ fn messages_from_the_connect_handler_wait_for_the_first_get() {
 
 #[test]
 fn session_data_is_typed_and_dropped_with_the_session() {
+    let _dog = support::watchdog(120, "session_data_is_typed_and_dropped_with_the_session");
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sid = handshake(a);
@@ -529,6 +571,7 @@ fn session_data_is_typed_and_dropped_with_the_session() {
 
 #[test]
 fn text_with_record_separator_is_refused_on_polling() {
+    let _dog = support::watchdog(120, "text_with_record_separator_is_refused_on_polling");
     let (app, _) = start(Server::builder());
     let sid = handshake(app.local_addr());
     let err = app.server().send(&sid, "a\u{1e}b").unwrap_err();
@@ -539,6 +582,10 @@ fn text_with_record_separator_is_refused_on_polling() {
 
 #[test]
 fn a_thousand_sessions_come_and_go_without_leaving_anything() {
+    let _dog = support::watchdog(
+        120,
+        "a_thousand_sessions_come_and_go_without_leaving_anything",
+    );
     let (app, events) = start(Server::builder());
     let a = app.local_addr();
     for _ in 0..1000 {
@@ -561,6 +608,10 @@ fn a_thousand_sessions_come_and_go_without_leaving_anything() {
 
 #[test]
 fn sends_from_many_threads_and_broadcast_arrive_in_per_thread_order() {
+    let _dog = support::watchdog(
+        120,
+        "sends_from_many_threads_and_broadcast_arrive_in_per_thread_order",
+    );
     let (app, _) = start(Server::builder());
     let a = app.local_addr();
     let sids: Vec<String> = (0..4).map(|_| handshake(a)).collect();
@@ -604,6 +655,7 @@ fn sends_from_many_threads_and_broadcast_arrive_in_per_thread_order() {
 
 #[test]
 fn a_long_poll_carries_at_most_max_poll_packets() {
+    let _dog = support::watchdog(120, "a_long_poll_carries_at_most_max_poll_packets");
     // python-engineio's client refuses payloads of more than 16 packets.
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();

@@ -28,6 +28,10 @@ const E3: &str = r#"{"code":3,"message":"Bad request"}"#;
 
 #[test]
 fn full_upgrade_moves_queued_packets_to_the_websocket_in_order() {
+    let _dog = support::watchdog(
+        120,
+        "full_upgrade_moves_queued_packets_to_the_websocket_in_order",
+    );
     let (app, events) = start(Server::builder().ping_interval(Duration::from_secs(30)));
     let addr = app.local_addr();
     let sid = handshake(addr);
@@ -92,6 +96,7 @@ fn full_upgrade_moves_queued_packets_to_the_websocket_in_order() {
 
 #[test]
 fn probe_and_upgrade_back_to_back_are_processed_in_order() {
+    let _dog = support::watchdog(120, "probe_and_upgrade_back_to_back_are_processed_in_order");
     // X1: `5` right after `2probe`, before reading `3probe`.
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
@@ -107,6 +112,7 @@ fn probe_and_upgrade_back_to_back_are_processed_in_order() {
 
 #[test]
 fn upgrade_without_probe_still_completes() {
+    let _dog = support::watchdog(120, "upgrade_without_probe_still_completes");
     // X2.
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
@@ -121,6 +127,7 @@ fn upgrade_without_probe_still_completes() {
 
 #[test]
 fn a_failed_probe_leaves_the_session_on_polling() {
+    let _dog = support::watchdog(120, "a_failed_probe_leaves_the_session_on_polling");
     // X3: another packet on the probing WebSocket closes only the probe.
     let (app, events) = start(
         Server::builder()
@@ -159,6 +166,10 @@ fn a_failed_probe_leaves_the_session_on_polling() {
 
 #[test]
 fn a_probe_closed_by_the_client_leaves_the_session_on_polling() {
+    let _dog = support::watchdog(
+        120,
+        "a_probe_closed_by_the_client_leaves_the_session_on_polling",
+    );
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
     let sid = handshake(addr);
@@ -176,6 +187,7 @@ fn a_probe_closed_by_the_client_leaves_the_session_on_polling() {
 
 #[test]
 fn an_unfinished_upgrade_times_out() {
+    let _dog = support::watchdog(120, "an_unfinished_upgrade_times_out");
     // X4: a WebSocket that never probes is closed at the upgrade timeout.
     let (app, _) = start(Server::builder().upgrade_timeout(Duration::from_millis(300)));
     let addr = app.local_addr();
@@ -205,6 +217,7 @@ fn an_unfinished_upgrade_times_out() {
 
 #[test]
 fn heartbeat_is_suspended_during_the_upgrade() {
+    let _dog = support::watchdog(120, "heartbeat_is_suspended_during_the_upgrade");
     // B7: no ping timeout while the upgrade is in progress; a fresh cycle after.
     let (app, events) = start(
         Server::builder()
@@ -234,6 +247,7 @@ fn heartbeat_is_suspended_during_the_upgrade() {
 
 #[test]
 fn upgrades_can_be_disallowed() {
+    let _dog = support::watchdog(120, "upgrades_can_be_disallowed");
     let (app, _) = start(Server::builder().allow_upgrades(false));
     let addr = app.local_addr();
     let r = rawhttp::get(addr, "EIO=4&transport=polling");
@@ -251,6 +265,7 @@ fn upgrades_can_be_disallowed() {
 
 #[test]
 fn a_second_probe_while_probing_is_refused() {
+    let _dog = support::watchdog(120, "a_second_probe_while_probing_is_refused");
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
     let sid = handshake(addr);
@@ -264,6 +279,10 @@ fn a_second_probe_while_probing_is_refused() {
 
 #[test]
 fn closing_the_session_during_the_upgrade_closes_the_probe() {
+    let _dog = support::watchdog(
+        120,
+        "closing_the_session_during_the_upgrade_closes_the_probe",
+    );
     let (app, events) = start(Server::builder());
     let addr = app.local_addr();
     let sid = handshake(addr);
@@ -287,6 +306,10 @@ fn closing_the_session_during_the_upgrade_closes_the_probe() {
 
 #[test]
 fn ten_thousand_pushes_during_an_upgrade_arrive_once_and_in_order() {
+    let _dog = support::watchdog(
+        120,
+        "ten_thousand_pushes_during_an_upgrade_arrive_once_and_in_order",
+    );
     const N: usize = 10_000;
     let (app, _) = start(Server::builder().ping_interval(Duration::from_secs(30)));
     let addr = app.local_addr();

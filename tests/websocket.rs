@@ -31,6 +31,10 @@ fn wait_disconnect(events: &rawhttp::Events, expected: &str) {
 
 #[test]
 fn websocket_handshake_sends_open_then_connect_handler_packets() {
+    let _dog = support::watchdog(
+        120,
+        "websocket_handshake_sends_open_then_connect_handler_packets",
+    );
     let server = Server::builder()
         .ping_interval(Duration::from_millis(4000))
         .on_connect(|server, sid, _| {
@@ -75,6 +79,7 @@ fn websocket_handshake_sends_open_then_connect_handler_packets() {
 
 #[test]
 fn text_and_binary_echo_over_websocket() {
+    let _dog = support::watchdog(120, "text_and_binary_echo_over_websocket");
     let (app, events) = start(Server::builder());
     let (mut ws, _sid) = rawws::open(app.local_addr());
     rawws::send_text(&mut ws, "4héllo €");
@@ -107,6 +112,7 @@ fn text_and_binary_echo_over_websocket() {
 
 #[test]
 fn b64_query_sends_binary_as_base64_text() {
+    let _dog = support::watchdog(120, "b64_query_sends_binary_as_base64_text");
     let (app, _) = start(Server::builder());
     let mut ws = rawws::connect(app.local_addr(), "EIO=4&transport=websocket&b64=1");
     assert!(rawws::recv_text(&mut ws).starts_with("0{"));
@@ -117,6 +123,7 @@ fn b64_query_sends_binary_as_base64_text() {
 
 #[test]
 fn heartbeat_over_websocket_and_ping_timeout() {
+    let _dog = support::watchdog(120, "heartbeat_over_websocket_and_ping_timeout");
     let (app, events) = start(
         Server::builder()
             .ping_interval(Duration::from_millis(200))
@@ -143,6 +150,7 @@ fn heartbeat_over_websocket_and_ping_timeout() {
 
 #[test]
 fn server_push_reaches_a_silent_websocket_client() {
+    let _dog = support::watchdog(120, "server_push_reaches_a_silent_websocket_client");
     let (app, _) = start(Server::builder().ping_interval(Duration::from_secs(60)));
     let (mut ws, sid) = rawws::open(app.local_addr());
     let server = app.server().clone();
@@ -161,6 +169,7 @@ fn server_push_reaches_a_silent_websocket_client() {
 
 #[test]
 fn oversize_message_is_refused_from_its_header_with_1009() {
+    let _dog = support::watchdog(120, "oversize_message_is_refused_from_its_header_with_1009");
     let (app, events) = start(Server::builder().max_payload(1000));
     let (ws, _sid) = rawws::open(app.local_addr());
     let mut tcp = ws.into_inner();
@@ -180,6 +189,7 @@ fn oversize_message_is_refused_from_its_header_with_1009() {
 
 #[test]
 fn fragmented_message_over_the_limit_is_refused() {
+    let _dog = support::watchdog(120, "fragmented_message_over_the_limit_is_refused");
     let (app, events) = start(Server::builder().max_payload(1000));
     let (mut ws, _sid) = rawws::open(app.local_addr());
     use tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -196,6 +206,7 @@ fn fragmented_message_over_the_limit_is_refused() {
 
 #[test]
 fn undecodable_packets_close_with_1002_parse_error() {
+    let _dog = support::watchdog(120, "undecodable_packets_close_with_1002_parse_error");
     for bad in ["abc", "", "9x", "b!!"] {
         let (app, events) = start(Server::builder());
         let (mut ws, _sid) = rawws::open(app.local_addr());
@@ -210,6 +221,7 @@ fn undecodable_packets_close_with_1002_parse_error() {
 
 #[test]
 fn invalid_utf8_text_frame_is_a_transport_error() {
+    let _dog = support::watchdog(120, "invalid_utf8_text_frame_is_a_transport_error");
     let (app, events) = start(Server::builder());
     let (ws, _sid) = rawws::open(app.local_addr());
     let mut tcp = ws.into_inner();
@@ -225,6 +237,7 @@ fn invalid_utf8_text_frame_is_a_transport_error() {
 
 #[test]
 fn unmasked_client_frame_is_a_transport_error() {
+    let _dog = support::watchdog(120, "unmasked_client_frame_is_a_transport_error");
     let (app, events) = start(Server::builder());
     let (ws, _sid) = rawws::open(app.local_addr());
     let mut tcp = ws.into_inner();
@@ -238,6 +251,7 @@ fn unmasked_client_frame_is_a_transport_error() {
 
 #[test]
 fn client_close_packet_is_a_client_disconnect() {
+    let _dog = support::watchdog(120, "client_close_packet_is_a_client_disconnect");
     let (app, events) = start(Server::builder());
     let (mut ws, sid) = rawws::open(app.local_addr());
     rawws::send_text(&mut ws, "1");
@@ -256,6 +270,7 @@ fn client_close_packet_is_a_client_disconnect() {
 
 #[test]
 fn peer_close_frame_and_dropped_tcp_are_transport_close() {
+    let _dog = support::watchdog(120, "peer_close_frame_and_dropped_tcp_are_transport_close");
     let (app, events) = start(Server::builder());
     let (mut ws, _) = rawws::open(app.local_addr());
     ws.close(None).unwrap();
@@ -280,6 +295,7 @@ fn peer_close_frame_and_dropped_tcp_are_transport_close() {
 
 #[test]
 fn client_ping_packet_is_a_transport_error() {
+    let _dog = support::watchdog(120, "client_ping_packet_is_a_transport_error");
     let (app, events) = start(Server::builder());
     let (mut ws, _) = rawws::open(app.local_addr());
     rawws::send_text(&mut ws, "2");
@@ -291,6 +307,7 @@ fn client_ping_packet_is_a_transport_error() {
 
 #[test]
 fn server_disconnect_sends_close_packet_then_1000() {
+    let _dog = support::watchdog(120, "server_disconnect_sends_close_packet_then_1000");
     let (app, events) = start(Server::builder());
     let (mut ws, sid) = rawws::open(app.local_addr());
     app.server().send(&sid, "last words").unwrap();
@@ -306,6 +323,10 @@ fn server_disconnect_sends_close_packet_then_1000() {
 
 #[test]
 fn a_peer_that_never_answers_the_close_is_dropped_within_a_second() {
+    let _dog = support::watchdog(
+        120,
+        "a_peer_that_never_answers_the_close_is_dropped_within_a_second",
+    );
     let (app, events) = start(Server::builder());
     let (ws, sid) = rawws::open(app.local_addr());
     let mut tcp = ws.into_inner();
@@ -324,6 +345,7 @@ fn a_peer_that_never_answers_the_close_is_dropped_within_a_second() {
 
 #[test]
 fn shutdown_closes_websockets_with_1001() {
+    let _dog = support::watchdog(120, "shutdown_closes_websockets_with_1001");
     let (app, events) = start(Server::builder());
     let (mut ws, _) = rawws::open(app.local_addr());
     let a2 = app.server().clone();
@@ -337,6 +359,7 @@ fn shutdown_closes_websockets_with_1001() {
 
 #[test]
 fn websocket_ping_frames_are_answered() {
+    let _dog = support::watchdog(120, "websocket_ping_frames_are_answered");
     let (app, _) = start(Server::builder());
     let (mut ws, _) = rawws::open(app.local_addr());
     ws.send(Frame::Ping(b"hey"[..].into())).unwrap();
@@ -355,6 +378,7 @@ fn websocket_ping_frames_are_answered() {
 
 #[test]
 fn bad_websocket_handshakes_get_e3_and_no_101() {
+    let _dog = support::watchdog(120, "bad_websocket_handshakes_get_e3_and_no_101");
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
     let cases = [
@@ -393,6 +417,7 @@ fn bad_websocket_handshakes_get_e3_and_no_101() {
 
 #[test]
 fn transports_option_is_honoured() {
+    let _dog = support::watchdog(120, "transports_option_is_honoured");
     let (app, _) = start(Server::builder().transports(&[Transport::Polling]));
     let r = rawhttp::get(app.local_addr(), "EIO=4&transport=polling");
     assert!(r.text().contains(r#""upgrades":[]"#));
@@ -411,6 +436,7 @@ fn transports_option_is_honoured() {
 
 #[test]
 fn rejected_websocket_handshake_gets_401_and_no_session() {
+    let _dog = support::watchdog(120, "rejected_websocket_handshake_gets_401_and_no_session");
     let server = Server::builder()
         .on_connect(|_, _, req| {
             if req.query("token") == Some("good") {
@@ -433,6 +459,7 @@ fn rejected_websocket_handshake_gets_401_and_no_session() {
 
 #[test]
 fn cookie_is_set_on_the_websocket_handshake() {
+    let _dog = support::watchdog(120, "cookie_is_set_on_the_websocket_handshake");
     let (app, _) = start(Server::builder().cookie(engineio::server::CookieConfig::new("io")));
     let addr = app.local_addr();
     let mut s = TcpStream::connect(addr).unwrap();
@@ -461,6 +488,7 @@ fn cookie_is_set_on_the_websocket_handshake() {
 
 #[test]
 fn concurrent_senders_never_interleave_frames() {
+    let _dog = support::watchdog(120, "concurrent_senders_never_interleave_frames");
     let (app, _) = start(Server::builder().ping_interval(Duration::from_millis(50)));
     let (mut ws, sid) = rawws::open(app.local_addr());
     let threads: Vec<_> = (0..8)
@@ -505,6 +533,10 @@ fn concurrent_senders_never_interleave_frames() {
 
 #[test]
 fn a_peer_that_stops_reading_does_not_block_sends_to_others() {
+    let _dog = support::watchdog(
+        120,
+        "a_peer_that_stops_reading_does_not_block_sends_to_others",
+    );
     let (app, events) = start(
         Server::builder()
             .write_timeout(Duration::from_millis(500))
@@ -543,6 +575,7 @@ fn a_peer_that_stops_reading_does_not_block_sends_to_others() {
 
 #[test]
 fn broadcast_reaches_websocket_and_polling_sessions() {
+    let _dog = support::watchdog(120, "broadcast_reaches_websocket_and_polling_sessions");
     let (app, _) = start(Server::builder());
     let addr = app.local_addr();
     let mut sockets: Vec<_> = (0..40).map(|_| rawws::open(addr).0).collect();
@@ -563,6 +596,7 @@ fn broadcast_reaches_websocket_and_polling_sessions() {
 
 #[test]
 fn many_websocket_sessions_open_and_close_without_leaks() {
+    let _dog = support::watchdog(120, "many_websocket_sessions_open_and_close_without_leaks");
     let (app, events) = start(Server::builder());
     let addr = app.local_addr();
     for _ in 0..300 {
@@ -583,6 +617,10 @@ fn many_websocket_sessions_open_and_close_without_leaks() {
 
 #[test]
 fn disconnect_reason_is_reported_once_with_handlers_running() {
+    let _dog = support::watchdog(
+        120,
+        "disconnect_reason_is_reported_once_with_handlers_running",
+    );
     // The disconnect handler waits for a running message handler (C1, ordering).
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let (l1, l2) = (log.clone(), log.clone());
@@ -616,6 +654,7 @@ fn disconnect_reason_is_reported_once_with_handlers_running() {
 
 #[test]
 fn websocket_handshake_from_a_refused_origin_gets_e3() {
+    let _dog = support::watchdog(120, "websocket_handshake_from_a_refused_origin_gets_e3");
     // O-1, O-4: the origin check is the only guard against cross-site WebSocket
     // hijacking (browsers apply no CORS to WebSockets).
     let (app, _) = start(Server::builder());
@@ -642,6 +681,7 @@ fn websocket_handshake_from_a_refused_origin_gets_e3() {
 
 #[test]
 fn a_large_broadcast_reaches_every_session_once() {
+    let _dog = support::watchdog(120, "a_large_broadcast_reaches_every_session_once");
     // Over 1024 recipients, a broadcast is split across threads.
     const N: usize = 1100;
     let (app, _) = start(Server::builder().max_connections(2000));
