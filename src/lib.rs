@@ -52,11 +52,13 @@
 //! ```
 //!
 //! ## Threads and timeouts
-//! One thread accepts connections; each TCP connection has its own thread, where the
-//! handlers of the sessions it carries run, one call at a time per session, in wire
-//! order; one heartbeat thread keeps every session's ping and timeout deadlines.
-//! Handlers should return quickly: long work belongs on the application's own threads
-//! ([`server::Server`] is `Clone + Send + Sync`).
+//! One thread accepts connections; each TCP connection has its own thread, which runs
+//! the message handlers of what it reads, one call at a time per session, in wire
+//! order; one heartbeat thread keeps every session's ping and timeout deadlines. A
+//! handler may block: after about 100 ms its connection moves to another thread, so
+//! the client is still heard (see [the server docs](server#where-handlers-run)).
+//! Handlers never run on the server's own threads or inside its methods, so any
+//! [`server::Server`] method (it is `Clone + Send + Sync`) may be called from them.
 //!
 //! | limit | default |
 //! |---|---|
@@ -65,7 +67,7 @@
 //! | request head size / time | 16 KiB / 10 s |
 //! | idle keep-alive | 60 s |
 //! | concurrent connections | 10,000 |
-//! | queued outbound bytes per session | 16 MiB |
+//! | queued outbound bytes per session / in all | 16 MiB / 256 MiB |
 //!
 //! [Engine.IO]: https://socket.io/docs/v4/engine-io-protocol/
 #![forbid(unsafe_code)]

@@ -282,6 +282,18 @@ fn connect(
         let body = serde_json::to_vec(&rejection.data).unwrap_or_default();
         return Err(Response::with_body(401, "application/json", body));
     }
+    if !inner.is_running() {
+        // Shutdown began while the connect handler ran, after it closed every session.
+        inner.close_with(
+            &session,
+            super::Reason::ServerDisconnect,
+            super::session::CloseHow {
+                now: true,
+                ws_code: None,
+            },
+        );
+        return Err(Response::new(503).closing());
+    }
     log::info!(
         "session {} opened ({transport}) from {}",
         session.sid,
