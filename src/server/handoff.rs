@@ -43,6 +43,14 @@ pub(crate) enum Duty {
 }
 
 impl Duty {
+    /// Gives the work up: its connection is shut down.
+    fn abandon(self) {
+        match self {
+            Duty::Http(b) => b.0.shutdown(),
+            Duty::Ws(reader) => reader.shutdown(),
+        }
+    }
+
     /// Carries on with the work on the calling thread.
     fn resume(self) {
         match self {
@@ -113,7 +121,7 @@ impl Slot {
         Some((p, duty))
     }
 
-    /// Drops whatever is parked (server shutdown).
+    /// Drops whatever is parked, closing its connection (server shutdown).
     fn drop_parked(&self) {
         let duty = {
             let mut p = self.parked.lock();
@@ -121,7 +129,9 @@ impl Slot {
             self.hint.store(0, Ordering::Relaxed);
             p.duty.take()
         };
-        drop(duty);
+        if let Some(d) = duty {
+            d.abandon();
+        }
     }
 }
 

@@ -361,6 +361,11 @@ pub(crate) fn serve_connection(
 }
 
 impl HttpConn {
+    /// Shuts the connection down (it is being given up).
+    pub(crate) fn shutdown(&self) {
+        let _ = self.conn.stream.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Carries on with a connection moved from another thread: `resp` first.
     pub(crate) fn resume(self, resp: Response) {
         self.run(Some(resp))

@@ -290,6 +290,11 @@ impl Reader {
         self.finish(end);
     }
 
+    /// Shuts the connection down (it is being given up).
+    pub(crate) fn shutdown(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
     fn finish(self: Box<Self>, end: End) {
         let Reader {
             inner,
