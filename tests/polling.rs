@@ -93,7 +93,7 @@ fn error_responses_are_exact() {
         assert_eq!(r.status, 404, "{p}");
         assert_eq!(r.text(), "Not Found");
     }
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -261,7 +261,7 @@ fn duplicate_get_displaces_the_first_with_close_and_ends_the_session() {
             .unwrap()
             .contains(&"disconnect transport error".to_string())
     });
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -293,7 +293,7 @@ fn client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once() {
         post(a, &q, "4x").text(),
         r#"{"code":1,"message":"Session ID unknown"}"#
     );
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -356,7 +356,7 @@ fn ping_then_timeout_closes_with_ping_timeout() {
             .contains(&"disconnect ping timeout".to_string())
     });
     assert_eq!(get(a, &q).status, 400);
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -386,7 +386,7 @@ fn connect_handler_sees_the_request_and_can_reject_with_401() {
     assert_eq!(r.status, 401);
     assert_eq!(r.header("Content-Type").unwrap(), "application/json");
     assert_eq!(r.text(), r#"{"error":"bad token"}"#);
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     assert_eq!(get(a, "EIO=4&transport=polling&token=good").status, 200);
     app.server().disconnect_all();
     app.shutdown();
@@ -595,7 +595,7 @@ fn a_thousand_sessions_come_and_go_without_leaving_anything() {
             "ok"
         );
     }
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     let disconnects = events
         .lock()
         .unwrap()

@@ -183,7 +183,7 @@ fn oversize_message_is_refused_from_its_header_with_1009() {
     // The close frame 1009 (unmasked, from the server).
     assert!(got.ends_with(&[0x88, 0x02, 0x03, 0xf1]), "{got:?}");
     wait_disconnect(&events, "transport error");
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -316,7 +316,7 @@ fn server_disconnect_sends_close_packet_then_1000() {
     assert_eq!(frames, vec![Frame::text("4last words"), Frame::text("1")]);
     assert_eq!(code, Some(1000));
     wait_disconnect(&events, "server disconnect");
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     assert!(app.server().send(&sid, "x").is_err());
     app.shutdown();
 }
@@ -411,7 +411,7 @@ fn bad_websocket_handshakes_get_e3_and_no_101() {
         e.body,
         r#"{"code":5,"message":"Unsupported protocol version"}"#
     );
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     app.shutdown();
 }
 
@@ -451,7 +451,7 @@ fn rejected_websocket_handshake_gets_401_and_no_session() {
     let e =
         rawws::try_connect(app.local_addr(), "EIO=4&transport=websocket&token=bad").unwrap_err();
     assert_eq!((e.status, e.body.as_str()), (401, "\"bad token\""));
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     let mut ws = rawws::connect(app.local_addr(), "EIO=4&transport=websocket&token=good");
     assert!(rawws::recv_text(&mut ws).starts_with("0{"));
     app.shutdown();
@@ -668,7 +668,7 @@ fn websocket_handshake_from_a_refused_origin_gets_e3() {
     assert_eq!(r.status, 400);
     assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
     assert!(r.header("Access-Control-Allow-Origin").is_none());
-    assert_eq!(app.server().table_size(), 0);
+    wait_for("an empty session table", || app.server().table_size() == 0);
     // The same origin is fine.
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(raw(&format!("http://{addr}")).as_bytes())

@@ -7,7 +7,7 @@ use super::endpoint::ProtocolError;
 use super::http::compression;
 use super::http::{BodyError, Exchange, Response};
 use super::inner::Inner;
-use super::session::Session;
+use super::session::{CloseHow, Session};
 use super::Reason;
 use crate::packet::Packet;
 use crate::payload;
@@ -29,8 +29,12 @@ pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<
     let config = inner.config();
     let Ok(id) = session.begin_get() else {
         log::info!("session {}: duplicate long-poll", session.sid);
-        inner.close(session, Reason::TransportError);
-        return ProtocolError::BadRequest.response();
+        return closing(
+            inner,
+            session,
+            Reason::TransportError,
+            ProtocolError::BadRequest.response(),
+        );
     };
     let deadline = Instant::now() + config.poll_timeout();
     let answer = session.wait_poll(id, deadline, PEER_CHECK, &inner.budget, &|| {
@@ -38,8 +42,12 @@ pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<
     });
     let Some(answer) = answer else {
         log::info!("session {}: client dropped its long-poll", session.sid);
-        inner.close(session, Reason::TransportError);
-        return Response::new(400).closing();
+        return closing(
+            inner,
+            session,
+            Reason::TransportError,
+            Response::new(400).closing(),
+        );
     };
     if answer.delivered_close {
         inner.close_delivered(session, answer.forget);
@@ -66,6 +74,15 @@ pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<
     resp
 }
 
+/// Closes the session for a fault of this request, answering `resp`: the disconnect
+/// handler runs on this connection's thread, before the response is written (as a
+/// POST's message handlers do).
+fn closing(inner: &Arc<Inner>, session: &Arc<Session>, reason: Reason, resp: Response) -> Response {
+    let mut resp = resp;
+    resp.dispatch = inner.close_here(session, reason, CloseHow::NORMAL);
+    resp
+}
+
 /// How often a waiting long-poll checks that its client is still connected.
 const PEER_CHECK: Duration = Duration::from_millis(500);
 
@@ -73,8 +90,12 @@ const PEER_CHECK: Duration = Duration::from_millis(500);
 pub(crate) fn post(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
     if !session.begin_post() {
         log::info!("session {}: duplicate POST", session.sid);
-        inner.close(session, Reason::TransportError);
-        return ProtocolError::BadRequest.response();
+        return closing(
+            inner,
+            session,
+            Reason::TransportError,
+            ProtocolError::BadRequest.response(),
+        );
     }
     let resp = post_inner(inner, session, ex);
     session.end_post();
@@ -89,33 +110,53 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
     });
     if is_octet {
         log::info!("session {}: octet-stream POST", session.sid);
-        inner.close(session, Reason::TransportError);
-        return ProtocolError::BadRequest.response();
+        return closing(
+            inner,
+            session,
+            Reason::TransportError,
+            ProtocolError::BadRequest.response(),
+        );
     }
     let body = match ex.read_body(inner.config().max_payload) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             log::info!("session {}: POST body over max_payload", session.sid);
-            inner.close(session, Reason::TransportError);
-            return Response::new(413).closing();
+            return closing(
+                inner,
+                session,
+                Reason::TransportError,
+                Response::new(413).closing(),
+            );
         }
         Err(BodyError::Malformed) => {
             log::info!("session {}: malformed chunked POST body", session.sid);
-            inner.close(session, Reason::TransportError);
-            return Response::new(400).closing();
+            return closing(
+                inner,
+                session,
+                Reason::TransportError,
+                Response::new(400).closing(),
+            );
         }
         Err(BodyError::Io(e)) => {
             log::info!("session {}: reading POST body failed: {e}", session.sid);
-            inner.close(session, Reason::TransportError);
-            return Response::new(400).closing();
+            return closing(
+                inner,
+                session,
+                Reason::TransportError,
+                Response::new(400).closing(),
+            );
         }
     };
     let packets: Vec<Packet> = match payload::decode(&body) {
         Ok(p) => p,
         Err(e) => {
             log::info!("session {}: malformed payload: {e}", session.sid);
-            inner.close(session, Reason::ParseError);
-            return ProtocolError::BadRequest.response();
+            return closing(
+                inner,
+                session,
+                Reason::ParseError,
+                ProtocolError::BadRequest.response(),
+            );
         }
     };
     drop(body);

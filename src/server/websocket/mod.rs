@@ -84,7 +84,10 @@ pub(crate) fn serve_handshake(
     let (stream, leftover, guard) = ex.take_connection();
     if let Err(e) = write_101(&stream, accept, extra_headers) {
         log::info!("session {}: writing the 101 failed: {e}", session.sid);
-        inner.close(session, Reason::TransportError);
+        drop(guard);
+        if let Some(d) = inner.close_here(session, Reason::TransportError, CloseHow::NORMAL) {
+            d.run_here();
+        }
         return;
     }
     let writer = new_writer(inner, &stream, b64);
