@@ -46,7 +46,10 @@ pub enum ErrorKind {
     /// name, expired), the TLS handshake failed, or a certificate given to the
     /// client could not be read.
     Tls,
-    /// The server did not answer within the client's request timeout.
+    /// The server did not answer within the client's request timeout, or a WebSocket
+    /// write could not finish within it (the server stopped reading; the connection
+    /// has then ended with `transport error`). Retrying may help once the network or
+    /// the server has recovered.
     Timeout,
     /// The client is not connected (never connected, or the connection ended):
     /// nothing was sent. Connect again first.
@@ -58,6 +61,11 @@ pub enum ErrorKind {
     /// ([`max_buffered_bytes`](crate::client::ClientBuilder::max_buffered_bytes)); the
     /// message was not queued. Send again once the network has caught up.
     QueueFull,
+    /// [`connect`](crate::client::Client::connect) was interrupted by
+    /// [`disconnect`](crate::client::Client::disconnect) or
+    /// [`abort`](crate::client::Client::abort) from another thread. The client is
+    /// disconnected and no session was kept; connect again if you still want one.
+    Aborted,
 }
 
 impl ErrorKind {
@@ -79,6 +87,7 @@ impl ErrorKind {
             ErrorKind::NotConnected => "not connected",
             ErrorKind::AlreadyConnected => "already connected",
             ErrorKind::QueueFull => "outgoing queue full",
+            ErrorKind::Aborted => "connect aborted",
         }
     }
 }
