@@ -361,18 +361,43 @@ impl fmt::Debug for TlsWrite {
 
 impl TlsWrite {
     /// Encrypts `buf` and writes it, with any records still pending, by `deadline`.
+    /// rustls takes a bounded amount of plaintext at a time (64 KiB of records), so a
+    /// large `buf` is encrypted and written a piece at a time, with the sending side
+    /// held throughout.
     pub(crate) fn write_all(&self, buf: &[u8], deadline: Instant) -> io::Result<()> {
-        {
-            let mut shared = self.halves.shared.lock();
-            shared.conn.writer().write_all(buf)?;
-            shared.take_output()?;
-        }
         let mut out = self
             .halves
             .out
             .try_lock_until(deadline)
             .ok_or_else(deadline::timed_out)?;
-        let written = self.halves.flush_locked(&mut out, deadline);
+        let mut rest = buf;
+        let written = loop {
+            let taken = {
+                let mut shared = self.halves.shared.lock();
+                shared
+                    .conn
+                    .writer()
+                    .write(rest)
+                    .and_then(|n| shared.take_output().map(|()| n))
+            };
+            let n = match taken {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
+            rest = &rest[n..];
+            if let Err(e) = self.halves.flush_locked(&mut out, deadline) {
+                break Err(e);
+            }
+            if rest.is_empty() {
+                break Ok(());
+            }
+            if n == 0 {
+                break Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the TLS connection takes no more data",
+                ));
+            }
+        };
         drop(out);
         written?;
         self.halves.flush_if_free()
