@@ -169,6 +169,21 @@ impl ClientBuilder {
     /// (DNS) for a WebSocket is left to the operating system's own timeouts.
     ///
     /// Defaults to 5 seconds; [`build`](Self::build) accepts 1 ms to 1 hour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use engineio::client::Client;
+    /// use engineio::ErrorKind;
+    ///
+    /// // A server that accepts the connection but never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let err = Client::builder(&format!("http://{}", silent.local_addr()?))
+    ///     .request_timeout(Duration::from_millis(200))
+    ///     .connect()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.options.request_timeout = timeout;
         self
@@ -218,6 +233,14 @@ impl ClientBuilder {
     /// ([`Reason::PingTimeout`]): pings cannot be read meanwhile.
     ///
     /// Defaults to 8 MiB; [`build`](Self::build) accepts 1 KiB to 1 GiB.
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .event_buffer_bytes(1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
     pub fn event_buffer_bytes(mut self, bytes: usize) -> Self {
         self.options.event_buffer = bytes;
         self
@@ -229,6 +252,18 @@ impl ClientBuilder {
     ///
     /// Defaults to 5 minutes (servers use 25 seconds by default); [`build`](Self::build)
     /// accepts 1 ms to 24 hours.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use engineio::client::Client;
+    ///
+    /// // Notice a dead server within two minutes at most.
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .max_ping_interval(Duration::from_secs(60))
+    ///     .max_ping_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
     pub fn max_ping_interval(mut self, interval: Duration) -> Self {
         self.options.max_ping_interval = interval;
         self
@@ -238,7 +273,8 @@ impl ClientBuilder {
     /// advertising more is refused ([`ErrorKind::Handshake`](crate::ErrorKind::Handshake)).
     ///
     /// Defaults to 5 minutes (servers use 20 seconds by default); [`build`](Self::build)
-    /// accepts 1 ms to 24 hours.
+    /// accepts 1 ms to 24 hours. See [`max_ping_interval`](Self::max_ping_interval)
+    /// for an example.
     pub fn max_ping_timeout(mut self, timeout: Duration) -> Self {
         self.options.max_ping_timeout = timeout;
         self

@@ -46,6 +46,12 @@
 //! handlers, call `events()` before `connect()`: build with
 //! [`ClientBuilder::build`], then connect with [`Client::connect`].
 //!
+//! Both buffers are bounded ([`ClientBuilder::event_buffer_bytes`], 8 MiB each): when
+//! the handler or the iterator falls behind, the client stops reading from the
+//! server, which sees back-pressure; nothing is dropped. So read the iterator once
+//! you have asked for it: a consumer that stays behind longer than the heartbeat
+//! (ping interval + ping timeout) loses the connection with [`Reason::PingTimeout`].
+//!
 //! # Threads
 //!
 //! A connection has an event thread (handlers, heartbeat check), and: on polling, a
@@ -55,10 +61,15 @@
 //!
 //! [`Client::send`] never waits on the network over polling: it queues, and the POST
 //! thread sends everything queued in one POST (or several, each within the server's
-//! `maxPayload` and of at most 16 packets, python-engineio's limit). Over WebSocket it writes the frame on the calling thread, which
-//! waits at most the request timeout when the network is stuck. The WebSocket is split
-//! into a read half and a write half (over TLS too), so a send never waits for the
-//! reader.
+//! `maxPayload` and of at most 16 packets, python-engineio's limit). Over WebSocket it
+//! writes the frame on the calling thread; concurrent senders take turns on one writer
+//! lock, and each send (its wait for the lock included) ends within the request
+//! timeout, or fails with [`ErrorKind::Timeout`] and ends the connection with
+//! [`Reason::TransportError`]. The WebSocket is split into a read half and a write half
+//! (over TLS too), so a send never waits for the reader, and the reader never waits
+//! for a send: pongs go out when the writer is free. No internal lock is held while
+//! the network is written to, except the writer lock itself, so
+//! [`Client::is_connected`], [`Client::state`] and the event thread never wait for it.
 //!
 //! # Heartbeat and reasons
 //!
@@ -94,6 +105,22 @@
 //! than the server's `maxPayload` are refused by `send`. The polling outgoing queue is
 //! bounded by [`ClientBuilder::max_buffered_bytes`] (16 MiB): beyond it `send` fails with
 //! [`ErrorKind::QueueFull`] and queues nothing.
+//!
+//! Whatever a server sends, the client's memory stays within documented limits, and
+//! a server over one of them loses its connection ([`Reason::TransportError`]):
+//!
+//! - a message: [`ClientBuilder::max_message_bytes`] (by default the server's own
+//!   `maxPayload`, within 64 KiB ..= 64 MiB); a packet on the wire: 4/3 of it plus 2
+//!   bytes (base64); a long-poll response: 16 packets' worth, decoded as it arrives
+//!   (never held whole), with at most 16 packets other than messages;
+//! - the OPEN packet: 64 KiB; a POST answer: 64 KiB (an error answer's body is read up
+//!   to 64 KiB, the rest is not read); the WebSocket `101` head: 64 KiB;
+//! - pongs: coalesced, one waiting at most;
+//! - received events: [`ClientBuilder::event_buffer_bytes`], with back-pressure.
+//!
+//! A handshake advertising a `pingInterval` or `pingTimeout` above
+//! [`ClientBuilder::max_ping_interval`] or [`ClientBuilder::max_ping_timeout`] (5
+//! minutes each) is refused: a dead server would never be noticed.
 
 mod config;
 mod conn;
@@ -332,7 +359,8 @@ impl Client {
     /// connection, a proxy's `CONNECT`, TLS, the `101` answer and the OPEN packet of a
     /// WebSocket), ends within the [request timeout](ClientBuilder::request_timeout);
     /// [`disconnect`](Self::disconnect) or [`abort`](Self::abort) from another thread
-    /// ends it at once.
+    /// ends it at once (except, over polling, a TCP connection the server's host has
+    /// not answered at all yet: ureq's connect ends at the request timeout).
     ///
     /// # Errors
     ///
@@ -518,14 +546,18 @@ impl Client {
 
     /// Sends a message: text (`&str`, `String`) or binary (`Vec<u8>`, `&[u8]`,
     /// [`bytes::Bytes`]). On polling it is queued and sent by the POST thread (batched
-    /// with others); on WebSocket it is written on this thread.
+    /// with others) and this returns at once; on WebSocket it is written on this
+    /// thread, which blocks at most the request timeout.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NotConnected`] when not connected (nothing is queued);
     /// [`ErrorKind::InvalidMessage`] for a message over the server's `maxPayload`, or
-    /// text containing U+001E while on polling; an I/O error when the WebSocket write
-    /// fails (the connection then ends with [`Reason::TransportError`]).
+    /// text containing U+001E while on polling; [`ErrorKind::QueueFull`] when the
+    /// polling queue is full; on WebSocket, [`ErrorKind::Timeout`] when the frame could
+    /// not be written within the request timeout (the server stopped reading), or an
+    /// I/O error when the write failed; the connection then ends with
+    /// [`Reason::TransportError`].
     ///
     /// ```
     /// # use engineio::client::Client;
@@ -629,6 +661,30 @@ impl Client {
     /// joined. The server sees the connection drop. While another thread is in
     /// [`connect`](Self::connect), it interrupts the handshake: `connect` returns
     /// [`ErrorKind::Aborted`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use engineio::client::{Client, State};
+    /// use engineio::ErrorKind;
+    ///
+    /// // A server that accepts the connection but never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = Client::builder(&format!("http://{}", silent.local_addr()?))
+    ///     .request_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// let connecting = {
+    ///     let client = client.clone();
+    ///     std::thread::spawn(move || client.connect())
+    /// };
+    /// while client.state() != State::Connecting {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// client.abort(); // `connect` returns at once, not after a minute
+    /// let err = connecting.join().unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Aborted);
+    /// assert_eq!(client.state(), State::Disconnected);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         self.close(true);
     }

@@ -512,12 +512,28 @@ fn connect_tcp(config: &Config, deadline: Instant, attempt: Option<&Attempt>) ->
     let mut stream = None;
     for addr in addrs {
         let timeout = left(deadline, "connecting")?;
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                stream = Some(s);
+        // The socket is registered before it connects: on Linux, shutting down a
+        // socket still connecting makes the attempt fail at once, so a cancel does
+        // not wait for the timeout.
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        if let Some(attempt) = attempt {
+            attempt.add_socket(&TcpStream::from(socket.try_clone()?))?;
+        }
+        match socket.connect_timeout(&addr.into(), timeout) {
+            Ok(()) => {
+                stream = Some(TcpStream::from(socket));
                 break;
             }
-            Err(e) => last = Some(e),
+            Err(e) => {
+                if let Some(attempt) = attempt {
+                    attempt.check()?;
+                }
+                last = Some(e);
+            }
         }
     }
     let stream = match (stream, last) {
@@ -532,9 +548,6 @@ fn connect_tcp(config: &Config, deadline: Instant, attempt: Option<&Attempt>) ->
             ))
         }
     };
-    if let Some(attempt) = attempt {
-        attempt.add_socket(&stream)?;
-    }
     let _ = stream.set_nodelay(true);
     if let Some(proxy) = &config.proxy {
         proxy_connect(&stream, proxy, target.bare_host(), target.port, deadline)?;
