@@ -197,8 +197,9 @@ impl Conn {
 
     /// Hands `event` to the event thread; for a message, waits while the handler
     /// queue is full (the transport thread stops reading: back-pressure).
-    pub(crate) fn emit(&self, event: Internal) {
-        self.inbox.push(event);
+    /// Returns false when a message was dropped because the connection has ended.
+    pub(crate) fn emit(&self, event: Internal) -> bool {
+        self.inbox.push(event)
     }
 
     /// Starts a thread of this connection; [`join_threads`](Self::join_threads)
@@ -231,10 +232,8 @@ impl Conn {
     pub(crate) fn on_packet(&self, packet: Packet) -> bool {
         match packet {
             Packet::Ping(data) => self.pong(data),
-            Packet::Message(message) => {
-                self.emit(Internal::Message(message));
-                true
-            }
+            // False once the connection has ended: stop reading.
+            Packet::Message(message) => self.emit(Internal::Message(message)),
             Packet::Close => {
                 self.transport_ended(Reason::ServerDisconnect);
                 false
