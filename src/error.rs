@@ -46,7 +46,10 @@ pub enum ErrorKind {
     /// name, expired), the TLS handshake failed, or a certificate given to the
     /// client could not be read.
     Tls,
-    /// The server did not answer within the client's request timeout.
+    /// The server did not answer within the client's request timeout, or a WebSocket
+    /// write could not finish within it (the server stopped reading; the connection
+    /// has then ended with `transport error`). Retrying may help once the network or
+    /// the server has recovered.
     Timeout,
     /// The client is not connected (never connected, or the connection ended):
     /// nothing was sent. Connect again first.
@@ -63,6 +66,11 @@ pub enum ErrorKind {
     /// session, which has the data borrowed. Nothing was done; use the closure's
     /// argument instead.
     Reentrant,
+    /// [`connect`](crate::client::Client::connect) was interrupted by
+    /// [`disconnect`](crate::client::Client::disconnect) or
+    /// [`abort`](crate::client::Client::abort) from another thread. The client is
+    /// disconnected and no session was kept; connect again if you still want one.
+    Aborted,
 }
 
 impl ErrorKind {
@@ -85,6 +93,7 @@ impl ErrorKind {
             ErrorKind::AlreadyConnected => "already connected",
             ErrorKind::QueueFull => "outgoing queue full",
             ErrorKind::Reentrant => "session data already in use by this thread",
+            ErrorKind::Aborted => "connect aborted",
         }
     }
 }

@@ -166,3 +166,114 @@ fn an_unreadable_root_is_refused_at_build() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
 }
+
+/// A `wss` server written here with rustls: it accepts the WebSocket, sends OPEN,
+/// then stops reading; after `quiet` it sends a ping and a message (still without
+/// reading), and holds the connection.
+fn stalling_wss_server(quiet: Duration) -> (std::net::SocketAddr, String) {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if tls.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let key = head
+            .lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| v.trim().to_owned())
+            })
+            .unwrap_or_default();
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let frame = |text: &str| {
+            let mut f = vec![0x81, text.len() as u8];
+            f.extend_from_slice(text.as_bytes());
+            f
+        };
+        let open = r#"0{"sid":"t","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000000}"#;
+        let mut out = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        out.extend(frame(open));
+        tls.write_all(&out).unwrap();
+        std::thread::sleep(quiet);
+        let mut late = frame("2");
+        late.extend(frame("4while stuck"));
+        let _ = tls.write_all(&late);
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    (addr, ca_cert.pem())
+}
+
+/// Over `wss`, a send the server does not take fails with `Timeout` within the
+/// request timeout, and meanwhile the reader keeps decrypting: the rustls lock is
+/// not held across the stalled socket write.
+#[test]
+fn a_stalled_wss_send_times_out_while_the_reader_keeps_going() {
+    use std::sync::{mpsc, Mutex};
+    use std::time::Instant;
+
+    let _dog = support::watchdog(60, "tls_stalled_send");
+    let (addr, ca) = stalling_wss_server(Duration::from_millis(500));
+    let (tx, rx) = mpsc::channel::<(Message, Instant)>();
+    let tx = Mutex::new(tx);
+    let client = Client::builder(&format!("wss://{addr}"))
+        .transports(&[Transport::WebSocket])
+        .root_certificate_pem(ca)
+        .request_timeout(Duration::from_secs(1))
+        .on_message(move |_, m| {
+            let _ = tx.lock().unwrap().send((m, Instant::now()));
+        })
+        .connect()
+        .unwrap();
+    let connected = Instant::now();
+    let started = Instant::now();
+    let err = client.send(vec![1u8; 16 << 20]).unwrap_err();
+    let took = started.elapsed();
+    let (message, at) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let arrived = at.saturating_duration_since(connected);
+    println!("wss stalled send: {err} after {took:?}; the server's message arrived {arrived:?} after connect (sent after 500 ms)");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert_eq!(message, Message::from("while stuck"));
+    assert!(
+        arrived < Duration::from_millis(950),
+        "the reader waited for the stalled write: {arrived:?}"
+    );
+    client.wait();
+}

@@ -51,6 +51,12 @@ impl Handlers {
 /// # Ok::<(), engineio::Error>(())
 /// ```
 pub struct ClientBuilder {
+    options: Options,
+    handlers: Handlers,
+}
+
+/// What the user asked for, unchecked.
+pub(crate) struct Options {
     url: String,
     path: String,
     query: Vec<(String, String)>,
@@ -60,25 +66,17 @@ pub struct ClientBuilder {
     timestamp_requests: bool,
     proxy: Option<String>,
     max_buffered: usize,
+    max_message: Option<usize>,
+    event_buffer: usize,
+    max_ping_interval: Duration,
+    max_ping_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: crate::client::tls::TlsOptions,
-    handlers: Handlers,
 }
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
-            .field("path", &self.path)
-            .field("transports", &self.transports)
-            .field("request_timeout", &self.request_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    pub(crate) fn new(url: &str) -> ClientBuilder {
-        ClientBuilder {
+impl Options {
+    pub(crate) fn new(url: &str) -> Options {
+        Options {
             url: url.to_owned(),
             path: "/engine.io/".to_owned(),
             query: Vec::new(),
@@ -87,9 +85,44 @@ impl ClientBuilder {
             request_timeout: Duration::from_secs(5),
             timestamp_requests: true,
             proxy: None,
-            max_buffered: 16 * 1024 * 1024,
+            max_buffered: 16 * MIB,
+            max_message: None,
+            event_buffer: 8 * MIB,
+            max_ping_interval: Duration::from_secs(300),
+            max_ping_timeout: Duration::from_secs(300),
             #[cfg(feature = "tls")]
             tls: Default::default(),
+        }
+    }
+}
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+const GIB: usize = 1024 * 1024 * 1024;
+
+/// The accepted range of each duration and size option.
+const REQUEST_TIMEOUT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
+const MAX_BUFFERED: (usize, usize) = (1, GIB);
+const MAX_MESSAGE: (usize, usize) = (KIB, GIB);
+const EVENT_BUFFER: (usize, usize) = (KIB, GIB);
+const MAX_HEARTBEAT: (Duration, Duration) =
+    (Duration::from_millis(1), Duration::from_secs(24 * 3600));
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.options.url)
+            .field("path", &self.options.path)
+            .field("transports", &self.options.transports)
+            .field("request_timeout", &self.options.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(url: &str) -> ClientBuilder {
+        ClientBuilder {
+            options: Options::new(url),
             handlers: Handlers::default(),
         }
     }
@@ -98,7 +131,7 @@ impl ClientBuilder {
     /// use `/socket.io/`. Leading and trailing slashes are added when missing. The
     /// path of the URL given to [`Client::builder`] is not used.
     pub fn path(mut self, path: &str) -> Self {
-        self.path = path.to_owned();
+        self.options.path = path.to_owned();
         self
     }
 
@@ -106,14 +139,14 @@ impl ClientBuilder {
     /// WebSocket). The server's connect handler sees it. Parameters already in the URL
     /// are kept. Defaults to none.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.query.push((name.into(), value.into()));
+        self.options.query.push((name.into(), value.into()));
         self
     }
 
     /// Adds a header to every HTTP request and to the WebSocket handshake (for
     /// example `Authorization`). Defaults to none.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.options.headers.push((name.into(), value.into()));
         self
     }
 
@@ -122,31 +155,135 @@ impl ClientBuilder {
     /// `[WebSocket]` connects straight over WebSocket; `[Polling]` never upgrades.
     /// Duplicates are ignored; an empty list is refused by [`build`](Self::build).
     pub fn transports(mut self, transports: &[Transport]) -> Self {
-        self.transports = transports.to_vec();
+        self.options.transports = transports.to_vec();
         self
     }
 
-    /// Bounds the handshake, each POST, the WebSocket connection and handshake, the
-    /// upgrade probe, each WebSocket write and a graceful disconnect. Long-poll GETs
-    /// wait up to ping interval + ping timeout + this. Defaults to 5 seconds.
+    /// Bounds, each as a whole, whatever a server may drip-feed or stall:
+    /// [`Client::connect`] (the polling handshake; or the TCP connection, proxy
+    /// `CONNECT`, TLS handshake, `101` answer and OPEN packet of a WebSocket), each
+    /// POST, the upgrade probe, each WebSocket [`send`](Client::send) (a write that
+    /// cannot finish in time fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)
+    /// and ends the connection with `transport error`) and a graceful disconnect.
+    /// Long-poll GETs wait up to ping interval + ping timeout + this. Name resolution
+    /// (DNS) for a WebSocket is left to the operating system's own timeouts.
+    ///
+    /// Defaults to 5 seconds; [`build`](Self::build) accepts 1 ms to 1 hour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use engineio::client::Client;
+    /// use engineio::ErrorKind;
+    ///
+    /// // A server that accepts the connection but never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let err = Client::builder(&format!("http://{}", silent.local_addr()?))
+    ///     .request_timeout(Duration::from_millis(200))
+    ///     .connect()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.options.request_timeout = timeout;
         self
     }
 
     /// The most bytes of messages waiting to be POSTed (polling). A
     /// [`send`](Client::send) that would go over it fails with
     /// [`ErrorKind::QueueFull`](crate::ErrorKind::QueueFull) and queues nothing: the
-    /// program produces faster than the network carries. Defaults to 16 MiB.
+    /// program produces faster than the network carries. Defaults to 16 MiB;
+    /// [`build`](Self::build) accepts 1 byte to 1 GiB.
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
-        self.max_buffered = bytes;
+        self.options.max_buffered = bytes;
+        self
+    }
+
+    /// The largest message the client accepts from the server, in bytes of text or
+    /// binary data. A larger one ends the connection with
+    /// [`Reason::TransportError`]. The same limit, with base64's third added, bounds
+    /// each packet of a long-poll response and each WebSocket message as they travel,
+    /// and a long-poll response holds at most 16 of them.
+    ///
+    /// Defaults to the `maxPayload` the server advertises in its handshake (1,000,000
+    /// when it does not say), kept within 64 KiB ..= 64 MiB: the server is held to
+    /// the limit it holds the client to. Engine.IO does not limit what a server
+    /// sends, though: set this when yours sends messages larger than its own
+    /// `maxPayload`. [`build`](Self::build) accepts 1 KiB to 1 GiB.
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .max_message_bytes(32 * 1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_message = Some(bytes);
+        self
+    }
+
+    /// How many bytes of received messages may wait for the message handler, and as
+    /// many for the [`Client::events`] iterator (each event counts its size plus 64
+    /// bytes, so floods of empty messages are bounded too). When either is full, the
+    /// client stops reading from the server until the handler or the iterator catches
+    /// up: the server sees back-pressure, and nothing is dropped. A single message
+    /// larger than this still passes an empty buffer. A consumer that stays behind
+    /// longer than ping interval + ping timeout loses the connection
+    /// ([`Reason::PingTimeout`]): pings cannot be read meanwhile.
+    ///
+    /// Defaults to 8 MiB; [`build`](Self::build) accepts 1 KiB to 1 GiB.
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .event_buffer_bytes(1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn event_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.options.event_buffer = bytes;
+        self
+    }
+
+    /// The longest `pingInterval` the client accepts in a server's handshake; a
+    /// server advertising more is refused ([`ErrorKind::Handshake`](crate::ErrorKind::Handshake)):
+    /// with such values a dead server would never be noticed.
+    ///
+    /// Defaults to 5 minutes (servers use 25 seconds by default); [`build`](Self::build)
+    /// accepts 1 ms to 24 hours.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use engineio::client::Client;
+    ///
+    /// // Notice a dead server within two minutes at most.
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .max_ping_interval(Duration::from_secs(60))
+    ///     .max_ping_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn max_ping_interval(mut self, interval: Duration) -> Self {
+        self.options.max_ping_interval = interval;
+        self
+    }
+
+    /// The longest `pingTimeout` the client accepts in a server's handshake; a server
+    /// advertising more is refused ([`ErrorKind::Handshake`](crate::ErrorKind::Handshake)).
+    ///
+    /// Defaults to 5 minutes (servers use 20 seconds by default); [`build`](Self::build)
+    /// accepts 1 ms to 24 hours. See [`max_ping_interval`](Self::max_ping_interval)
+    /// for an example.
+    pub fn max_ping_timeout(mut self, timeout: Duration) -> Self {
+        self.options.max_ping_timeout = timeout;
         self
     }
 
     /// Whether to add a cache-busting `t=<stamp>` parameter to GETs and to the
     /// WebSocket URL. Defaults to `true`.
     pub fn timestamp_requests(mut self, on: bool) -> Self {
-        self.timestamp_requests = on;
+        self.options.timestamp_requests = on;
         self
     }
 
@@ -156,7 +293,7 @@ impl ClientBuilder {
     /// supported. Defaults to none (the `HTTP_PROXY` environment variables are not
     /// read).
     pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
-        self.proxy = Some(proxy.into());
+        self.options.proxy = Some(proxy.into());
         self
     }
 
@@ -168,7 +305,7 @@ impl ClientBuilder {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.roots_pem.push(pem.into());
+        self.options.tls.roots_pem.push(pem.into());
         self
     }
 
@@ -177,7 +314,7 @@ impl ClientBuilder {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.tls.roots_der.push(der.into());
+        self.options.tls.roots_der.push(der.into());
         self
     }
 
@@ -187,7 +324,7 @@ impl ClientBuilder {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.tls.accept_invalid = accept;
+        self.options.tls.accept_invalid = accept;
         self
     }
 
@@ -227,7 +364,8 @@ impl ClientBuilder {
     ///
     /// [`ErrorKind::Config`] for a URL that is not `http`, `https`, `ws` or `wss` with
     /// a host, `https`/`wss` without the `tls` feature, an empty transport list, an
-    /// invalid header or proxy, a zero request timeout; [`ErrorKind::Tls`] for a root
+    /// invalid header or proxy, or a duration or size outside its documented range
+    /// (the message names the option and the range); [`ErrorKind::Tls`] for a root
     /// certificate that cannot be read.
     ///
     /// ```
@@ -241,21 +379,8 @@ impl ClientBuilder {
     /// # Ok::<(), engineio::Error>(())
     /// ```
     pub fn build(self) -> Result<Client> {
-        let handlers = self.handlers;
-        let config = Config::new(
-            &self.url,
-            &self.path,
-            &self.query,
-            self.headers,
-            &self.transports,
-            self.request_timeout,
-            self.timestamp_requests,
-            self.proxy.as_deref(),
-            self.max_buffered,
-            #[cfg(feature = "tls")]
-            self.tls,
-        )?;
-        Ok(Client::from_parts(config, handlers))
+        let config = Config::new(self.options)?;
+        Ok(Client::from_parts(config, self.handlers))
     }
 
     /// Builds the client and connects it: [`build`](Self::build) then
@@ -304,24 +429,93 @@ pub(crate) struct Config {
     pub(crate) timestamp_requests: bool,
     pub(crate) proxy: Option<ureq::Proxy>,
     pub(crate) max_buffered: usize,
+    /// The user's message limit; `None`: derived from the handshake.
+    pub(crate) max_message: Option<usize>,
+    pub(crate) event_buffer: usize,
+    pub(crate) max_ping_interval: Duration,
+    pub(crate) max_ping_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::client::tls::Tls,
 }
 
+/// Refuses `value` outside `range`, naming the option.
+fn in_range<T: PartialOrd + fmt::Debug>(
+    option: &str,
+    value: T,
+    (min, max): (T, T),
+    show: impl Fn(&T) -> String,
+) -> Result<T> {
+    if value < min || value > max {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{option} must be between {} and {} (got {})",
+                show(&min),
+                show(&max),
+                show(&value)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+fn show_duration(d: &Duration) -> String {
+    format!("{d:?}")
+}
+
+fn show_bytes(n: &usize) -> String {
+    match *n {
+        n if n >= GIB && n % GIB == 0 => format!("{} GiB", n / GIB),
+        n if n >= MIB && n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n >= KIB && n % KIB == 0 => format!("{} KiB", n / KIB),
+        n => format!("{n} bytes"),
+    }
+}
+
 impl Config {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        url: &str,
-        path: &str,
-        extra_query: &[(String, String)],
-        headers: Vec<(String, String)>,
-        transports: &[Transport],
-        request_timeout: Duration,
-        timestamp_requests: bool,
-        proxy: Option<&str>,
-        max_buffered: usize,
-        #[cfg(feature = "tls")] tls: crate::client::tls::TlsOptions,
-    ) -> Result<Arc<Config>> {
+    pub(crate) fn new(options: Options) -> Result<Arc<Config>> {
+        let Options {
+            url,
+            path,
+            query: extra_query,
+            headers,
+            transports,
+            request_timeout,
+            timestamp_requests,
+            proxy,
+            max_buffered,
+            max_message,
+            event_buffer,
+            max_ping_interval,
+            max_ping_timeout,
+            #[cfg(feature = "tls")]
+            tls,
+        } = options;
+        let url = url.as_str();
+        let request_timeout = in_range(
+            "request_timeout",
+            request_timeout,
+            REQUEST_TIMEOUT,
+            show_duration,
+        )?;
+        let max_buffered = in_range("max_buffered_bytes", max_buffered, MAX_BUFFERED, show_bytes)?;
+        let max_message = match max_message {
+            Some(n) => Some(in_range("max_message_bytes", n, MAX_MESSAGE, show_bytes)?),
+            None => None,
+        };
+        let event_buffer = in_range("event_buffer_bytes", event_buffer, EVENT_BUFFER, show_bytes)?;
+        let max_ping_interval = in_range(
+            "max_ping_interval",
+            max_ping_interval,
+            MAX_HEARTBEAT,
+            show_duration,
+        )?;
+        let max_ping_timeout = in_range(
+            "max_ping_timeout",
+            max_ping_timeout,
+            MAX_HEARTBEAT,
+            show_duration,
+        )?;
         let (target, url_path, url_query) = parse_url(url)?;
         if !matches!(url_path, "" | "/") {
             log::warn!(
@@ -336,7 +530,7 @@ impl Config {
             ));
         }
         let mut query = url_query.to_owned();
-        for (name, value) in extra_query {
+        for (name, value) in &extra_query {
             if !query.is_empty() {
                 query.push('&');
             }
@@ -363,7 +557,7 @@ impl Config {
             }
         }
         let mut list = Vec::new();
-        for &t in transports {
+        for &t in &transports {
             if !list.contains(&t) {
                 list.push(t);
             }
@@ -374,13 +568,7 @@ impl Config {
                 "no transport to connect with",
             ));
         }
-        if request_timeout.is_zero() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "the request timeout must be above zero",
-            ));
-        }
-        let proxy = match proxy {
+        let proxy = match proxy.as_deref() {
             None => None,
             Some(text) => {
                 let proxy = ureq::Proxy::new(text).map_err(|e| {
@@ -397,7 +585,7 @@ impl Config {
         };
         Ok(Arc::new(Config {
             target,
-            path: normalize_path(path),
+            path: normalize_path(&path),
             query,
             headers,
             transports: list,
@@ -405,6 +593,10 @@ impl Config {
             timestamp_requests,
             proxy,
             max_buffered,
+            max_message,
+            event_buffer,
+            max_ping_interval,
+            max_ping_timeout,
             #[cfg(feature = "tls")]
             tls: crate::client::tls::Tls::new(tls)?,
         }))
@@ -533,24 +725,17 @@ fn parse_url(url: &str) -> Result<(Target, &str, &str)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn config(url: &str) -> Arc<Config> {
-        Config::new(
-            url,
-            "engine.io",
-            &[("tok en".into(), "a&b".into())],
-            vec![],
-            &[Transport::Polling],
-            Duration::from_secs(1),
-            false,
-            None,
-            1 << 20,
-            #[cfg(feature = "tls")]
-            Default::default(),
-        )
-        .unwrap()
+    pub(crate) fn config(url: &str) -> Arc<Config> {
+        let builder = ClientBuilder::new(url)
+            .path("engine.io")
+            .query("tok en", "a&b")
+            .transports(&[Transport::Polling])
+            .request_timeout(Duration::from_secs(1))
+            .timestamp_requests(false);
+        Config::new(builder.options).unwrap()
     }
 
     #[test]
@@ -577,23 +762,80 @@ mod tests {
     #[test]
     fn bad_urls_are_config_errors() {
         for url in ["ftp://x", "x", "http://", "http://h:port", "http://u@h"] {
-            let err = Config::new(
-                url,
-                "/",
-                &[],
-                vec![],
-                &[Transport::Polling],
-                Duration::from_secs(1),
-                true,
-                None,
-                1 << 20,
-                #[cfg(feature = "tls")]
-                Default::default(),
-            )
-            .err()
-            .unwrap_or_else(|| panic!("{url} accepted"));
+            let err = Config::new(Options::new(url))
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
             assert_eq!(err.kind(), ErrorKind::Config, "{url}");
         }
+    }
+
+    #[test]
+    fn every_duration_and_size_is_range_checked_by_name() {
+        let url = "http://127.0.0.1:5000";
+        let cases: Vec<(&str, ClientBuilder)> = vec![
+            (
+                "request_timeout",
+                ClientBuilder::new(url).request_timeout(Duration::ZERO),
+            ),
+            (
+                "request_timeout",
+                ClientBuilder::new(url).request_timeout(Duration::MAX),
+            ),
+            (
+                "max_buffered_bytes",
+                ClientBuilder::new(url).max_buffered_bytes(0),
+            ),
+            (
+                "max_buffered_bytes",
+                ClientBuilder::new(url).max_buffered_bytes(usize::MAX),
+            ),
+            (
+                "max_message_bytes",
+                ClientBuilder::new(url).max_message_bytes(10),
+            ),
+            (
+                "max_message_bytes",
+                ClientBuilder::new(url).max_message_bytes(usize::MAX),
+            ),
+            (
+                "event_buffer_bytes",
+                ClientBuilder::new(url).event_buffer_bytes(0),
+            ),
+            (
+                "event_buffer_bytes",
+                ClientBuilder::new(url).event_buffer_bytes(usize::MAX),
+            ),
+            (
+                "max_ping_interval",
+                ClientBuilder::new(url).max_ping_interval(Duration::ZERO),
+            ),
+            (
+                "max_ping_interval",
+                ClientBuilder::new(url).max_ping_interval(Duration::MAX),
+            ),
+            (
+                "max_ping_timeout",
+                ClientBuilder::new(url).max_ping_timeout(Duration::ZERO),
+            ),
+            (
+                "max_ping_timeout",
+                ClientBuilder::new(url).max_ping_timeout(Duration::MAX),
+            ),
+        ];
+        for (option, builder) in cases {
+            let err = builder.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{option}");
+            let text = err.to_string();
+            assert!(text.contains(option) && text.contains("between"), "{text}");
+        }
+        let edges = ClientBuilder::new(url)
+            .request_timeout(Duration::from_secs(3600))
+            .max_buffered_bytes(1)
+            .max_message_bytes(1 << 30)
+            .event_buffer_bytes(1024)
+            .max_ping_interval(Duration::from_secs(24 * 3600))
+            .max_ping_timeout(Duration::from_millis(1));
+        assert!(edges.build().is_ok());
     }
 
     #[test]

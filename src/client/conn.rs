@@ -4,25 +4,98 @@
 use std::collections::VecDeque;
 use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
 
 use crate::client::config::Config;
+use crate::client::inbox::{self, Inbox, Internal};
+use crate::client::incoming::{self, Limits};
 use crate::client::websocket::WsWriter;
 use crate::client::{Client, Event, Reason, Shared};
 use crate::packet::{Handshake, Message, Packet};
 use crate::transport::Transport;
 use crate::{payload, Error, ErrorKind, Result};
 
-/// What the transport threads tell the event thread.
-pub(crate) enum Internal {
-    Connect,
-    Message(Message),
-    Closed(Reason),
+/// One run of [`Client::connect`] until the connection is set up: what
+/// [`Client::abort`] or [`Client::disconnect`] from another thread cuts to make it
+/// return at once.
+#[derive(Default)]
+pub(crate) struct Attempt {
+    cancelled: AtomicBool,
+    /// Sockets and agents in use, to shut down.
+    resources: Mutex<(Vec<TcpStream>, Vec<ureq::Agent>)>,
+}
+
+impl Attempt {
+    fn aborted() -> Error {
+        Error::new(
+            ErrorKind::Aborted,
+            "connect was interrupted by disconnect or abort",
+        )
+    }
+
+    /// Interrupts the attempt: every socket and request in use fails at once.
+    pub(crate) fn cancel(&self) {
+        let (sockets, agents) = {
+            let mut resources = self.resources.lock();
+            self.cancelled.store(true, Ordering::Release);
+            std::mem::take(&mut *resources)
+        };
+        for socket in sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        for agent in agents {
+            agent.shutdown();
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// [`ErrorKind::Aborted`] once cancelled.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            return Err(Self::aborted());
+        }
+        Ok(())
+    }
+
+    /// `error`, or [`ErrorKind::Aborted`] when the attempt was cancelled (which is
+    /// what made it fail).
+    pub(crate) fn explain(&self, error: Error) -> Error {
+        if self.is_cancelled() {
+            Self::aborted().with_source(error)
+        } else {
+            error
+        }
+    }
+
+    /// Registers a socket to shut down on cancel (at once if cancelled already).
+    pub(crate) fn add_socket(&self, socket: &TcpStream) -> Result<()> {
+        let mut resources = self.resources.lock();
+        if self.is_cancelled() {
+            let _ = socket.shutdown(Shutdown::Both);
+            return Err(Self::aborted());
+        }
+        resources.0.push(socket.try_clone()?);
+        Ok(())
+    }
+
+    /// Registers an agent to shut down on cancel.
+    pub(crate) fn add_agent(&self, agent: &ureq::Agent) -> Result<()> {
+        let mut resources = self.resources.lock();
+        if self.is_cancelled() {
+            return Err(Self::aborted());
+        }
+        resources.1.push(agent.clone());
+        Ok(())
+    }
 }
 
 pub(crate) struct ConnState {
@@ -56,12 +129,14 @@ pub(crate) struct ConnState {
 pub(crate) struct Conn {
     pub(crate) config: Arc<Config>,
     pub(crate) handshake: Handshake,
+    /// What this connection accepts from the server.
+    pub(crate) limits: Limits,
     /// `Cookie` header value from the handshake's `Set-Cookie` (sticky sessions).
     pub(crate) cookie: Option<String>,
     pub(crate) agent: ureq::Agent,
     pub(crate) state: Mutex<ConnState>,
     pub(crate) cond: Condvar,
-    events: Sender<Internal>,
+    inbox: Arc<Inbox>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     event_thread: OnceLock<ThreadId>,
 }
@@ -74,9 +149,10 @@ impl Conn {
         agent: ureq::Agent,
         transport: Transport,
         ws: Option<Arc<WsWriter>>,
-        events: Sender<Internal>,
+        inbox: Arc<Inbox>,
     ) -> Conn {
         Conn {
+            limits: Limits::new(&config, &handshake),
             config,
             handshake,
             cookie,
@@ -97,7 +173,7 @@ impl Conn {
                 close_sent: false,
             }),
             cond: Condvar::new(),
-            events,
+            inbox,
             threads: Mutex::new(Vec::new()),
             event_thread: OnceLock::new(),
         }
@@ -119,8 +195,11 @@ impl Conn {
         self.event_thread.get() == Some(&thread::current().id())
     }
 
-    pub(crate) fn emit(&self, event: Internal) {
-        let _ = self.events.send(event);
+    /// Hands `event` to the event thread; for a message, waits while the handler
+    /// queue is full (the transport thread stops reading: back-pressure).
+    /// Returns false when a message was dropped because the connection has ended.
+    pub(crate) fn emit(&self, event: Internal) -> bool {
+        self.inbox.push(event)
     }
 
     /// Starts a thread of this connection; [`join_threads`](Self::join_threads)
@@ -152,15 +231,9 @@ impl Conn {
     /// Handles one packet from the server. Returns false when the connection ended.
     pub(crate) fn on_packet(&self, packet: Packet) -> bool {
         match packet {
-            Packet::Ping(data) => {
-                let state = self.state.lock();
-                drop(self.pong(state, data));
-                true
-            }
-            Packet::Message(message) => {
-                self.emit(Internal::Message(message));
-                true
-            }
+            Packet::Ping(data) => self.pong(data),
+            // False once the connection has ended: stop reading.
+            Packet::Message(message) => self.emit(Internal::Message(message)),
             Packet::Close => {
                 self.transport_ended(Reason::ServerDisconnect);
                 false
@@ -176,28 +249,61 @@ impl Conn {
         }
     }
 
-    /// Answers a ping at once, with its data (B10).
-    fn pong(&self, mut state: MutexGuard<'_, ConnState>, data: String) -> Result<()> {
+    /// Answers a ping at once, with its data (B10), without waiting for the network:
+    /// on polling the pong is queued (one at most: a newer ping's data replaces an
+    /// unsent pong's), on WebSocket it is written unless a write is in progress, whose
+    /// thread then writes it. Returns false when the connection ended.
+    fn pong(&self, data: String) -> bool {
+        let mut state = self.state.lock();
         state.last_ping = Instant::now();
         if state.closed.is_some() {
-            return Ok(());
+            return true;
         }
-        self.enqueue(state, Packet::Pong(data))
+        match state.transport {
+            Transport::Polling => {
+                let queued = state.outbox.iter_mut().find_map(|p| match p {
+                    Packet::Pong(old) => Some(old),
+                    _ => None,
+                });
+                match queued {
+                    Some(old) => {
+                        let (was, now) = (old.len(), data.len());
+                        *old = data;
+                        state.outbox_bytes = state.outbox_bytes + now - was;
+                    }
+                    None => {
+                        let pong = Packet::Pong(data);
+                        state.outbox_bytes += pong.encoded_len();
+                        state.outbox.push_back(pong);
+                    }
+                }
+                self.cond.notify_all();
+                true
+            }
+            Transport::WebSocket => {
+                let Some(ws) = state.ws.clone() else {
+                    return true;
+                };
+                drop(state);
+                if let Err(e) = ws.queue_pong(data) {
+                    log::warn!("engineio client: writing a pong failed: {e}");
+                    self.transport_ended(Reason::TransportError);
+                    return false;
+                }
+                true
+            }
+        }
     }
 
     /// Queues (polling) or writes (WebSocket) a message from the user.
     pub(crate) fn send(&self, packet: Packet) -> Result<()> {
-        let state = self.state.lock();
+        let mut state = self.state.lock();
         if state.closed.is_some() || state.closing {
             return Err(Error::new(
                 ErrorKind::NotConnected,
                 "the connection has ended",
             ));
         }
-        self.enqueue(state, packet)
-    }
-
-    fn enqueue(&self, mut state: MutexGuard<'_, ConnState>, packet: Packet) -> Result<()> {
         let limit = self.max_payload();
         match state.transport {
             Transport::Polling => {
@@ -209,14 +315,11 @@ impl Conn {
                         ));
                     }
                 }
-                let len = packet.encoded_len() as u64;
-                if len > limit {
-                    return Err(too_large(len, limit));
-                }
                 let size = packet.encoded_len();
-                if state.outbox_bytes + size > self.config.max_buffered
-                    && !matches!(packet, Packet::Pong(_) | Packet::Close)
-                {
+                if size as u64 > limit {
+                    return Err(too_large(size as u64, limit));
+                }
+                if state.outbox_bytes + size > self.config.max_buffered {
                     return Err(Error::new(
                         ErrorKind::QueueFull,
                         format!(
@@ -241,12 +344,10 @@ impl Conn {
                 let Some(ws) = state.ws.clone() else {
                     return Err(Error::new(ErrorKind::NotConnected, "no WebSocket"));
                 };
-                // Taking the writer before releasing the state keeps the order of
-                // concurrent senders.
-                let mut writer = ws.lock();
+                // The writer lock orders concurrent senders; the state lock is not held
+                // while waiting for it or writing.
                 drop(state);
-                let result = writer.send(&packet);
-                drop(writer);
+                let result = ws.send(&packet);
                 if let Err(e) = &result {
                     log::warn!("engineio client: WebSocket write failed: {e}");
                     self.transport_ended(Reason::TransportError);
@@ -340,7 +441,7 @@ impl Conn {
                     return;
                 };
                 drop(state);
-                let written = ws.lock().send_close();
+                let written = ws.send_close(deadline);
                 if let Err(e) = &written {
                     log::debug!("engineio client: writing CLOSE failed: {e}");
                 } else {
@@ -374,11 +475,7 @@ impl Conn {
         if state.upgrading {
             return Some(now + self.config.request_timeout);
         }
-        let allowance = Duration::from_millis(
-            self.handshake
-                .ping_interval
-                .saturating_add(self.handshake.ping_timeout),
-        );
+        let allowance = incoming::heartbeat(&self.handshake);
         Some(
             state
                 .last_ping
@@ -400,75 +497,127 @@ fn too_large(len: u64, limit: u64) -> Error {
     )
 }
 
+/// The iterator's channel, with the cost of each event in it, so that it is bounded
+/// in bytes (the channel itself is unbounded: it is also handed out as a crossbeam
+/// receiver for `select!`).
+struct Outlet {
+    tx: Sender<Event>,
+    /// The cost of each event sent and perhaps not taken yet, oldest first.
+    costs: VecDeque<usize>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl Outlet {
+    /// The cost of the events not taken yet. The channel is first in, first out and
+    /// this is its only sender, so the events taken are the oldest ones.
+    fn waiting(&mut self) -> usize {
+        let unread = self.tx.len();
+        while self.costs.len() > unread {
+            self.bytes -= self.costs.pop_front().unwrap_or(0);
+        }
+        self.bytes
+    }
+
+    fn send(&mut self, event: Event, cost: usize) {
+        if self.tx.send(event).is_ok() {
+            self.costs.push_back(cost);
+            self.bytes += cost;
+        }
+    }
+
+    /// Waits until a message of `cost` fits (or the channel is empty), while the
+    /// connection lasts. Meanwhile the handler queue fills and the transport stops
+    /// reading. Nothing signals a taken event, so this looks again every few
+    /// milliseconds.
+    fn wait_for_room(&mut self, conn: &Conn, cost: usize) {
+        let mut pause = Duration::from_millis(1);
+        while self.waiting() > 0 && self.bytes + cost > self.budget {
+            if conn.is_closed() {
+                // Deliver the rest: no more will come, and the handler queue bounds it.
+                return;
+            }
+            if conn.ping_overdue() {
+                log::info!(
+                    "engineio client: no ping from the server within ping interval + ping timeout (the event iterator is not being read)"
+                );
+                conn.finish(Reason::PingTimeout);
+                return;
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
 /// The event thread: calls the handlers and feeds [`Client::events`], in order, and
 /// watches the heartbeat. Ends after the disconnect event.
 pub(crate) fn run_events(
     conn: Arc<Conn>,
     shared: Weak<Shared>,
-    internal: Receiver<Internal>,
     user: Sender<Event>,
     connected: Sender<()>,
 ) {
     let _ = conn.event_thread.set(thread::current().id());
     let client = || shared.upgrade().map(|shared| Client { shared });
-    let buffering = |client: &Option<Client>| {
-        client.as_ref().is_some_and(|c| {
-            c.shared
-                .buffer_events
-                .load(std::sync::atomic::Ordering::Acquire)
-        })
+    let buffering = || {
+        shared
+            .upgrade()
+            .is_some_and(|s| s.buffer_events.load(Ordering::Acquire))
+    };
+    let mut outlet = Outlet {
+        tx: user,
+        costs: VecDeque::new(),
+        bytes: 0,
+        budget: conn.config.event_buffer,
     };
     loop {
-        let next = match conn.ping_deadline() {
-            Some(deadline) => internal.recv_deadline(deadline),
-            None => internal.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        let event = match next {
-            Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => {
-                if conn.ping_overdue() {
-                    log::info!(
-                        "engineio client: no ping from the server within ping interval + ping timeout"
-                    );
-                    conn.finish(Reason::PingTimeout);
-                }
-                continue;
+        let Some(event) = conn.inbox.recv(conn.ping_deadline()) else {
+            if conn.ping_overdue() {
+                log::info!(
+                    "engineio client: no ping from the server within ping interval + ping timeout"
+                );
+                conn.finish(Reason::PingTimeout);
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+            continue;
         };
-        let client = client();
         match event {
             Internal::Connect => {
-                if let Some(c) = &client {
+                if let Some(c) = &client() {
                     if let Some(handler) = &c.shared.handlers.connect {
                         guarded("connect", || handler(c));
                     }
                 }
                 let _ = connected.send(());
-                if buffering(&client) {
-                    let _ = user.send(Event::Connect);
+                if buffering() {
+                    outlet.send(Event::Connect, 0);
                 }
             }
             Internal::Message(message) => {
-                if buffering(&client) {
-                    let _ = user.send(Event::Message(message.clone()));
+                if buffering() {
+                    // Without a handle meanwhile: dropping the last one must still
+                    // close the connection.
+                    let cost = inbox::cost(&message);
+                    outlet.wait_for_room(&conn, cost);
+                    outlet.send(Event::Message(message.clone()), cost);
                 }
-                if let Some(c) = &client {
+                if let Some(c) = &client() {
                     if let Some(handler) = &c.shared.handlers.message {
                         guarded("message", || handler(c, message));
                     }
                 }
             }
             Internal::Closed(reason) => {
+                let client = client();
                 if let Some(c) = &client {
                     if let Some(handler) = &c.shared.handlers.disconnect {
                         guarded("disconnect", || handler(c, reason));
                     }
                 }
-                if buffering(&client) {
-                    let _ = user.send(Event::Disconnect(reason));
+                if buffering() {
+                    outlet.send(Event::Disconnect(reason), 0);
                 }
-                drop(user);
+                drop(outlet);
                 if let Some(c) = client {
                     c.shared.connection_ended(&conn);
                 }

@@ -46,6 +46,12 @@
 //! handlers, call `events()` before `connect()`: build with
 //! [`ClientBuilder::build`], then connect with [`Client::connect`].
 //!
+//! Both buffers are bounded ([`ClientBuilder::event_buffer_bytes`], 8 MiB each): when
+//! the handler or the iterator falls behind, the client stops reading from the
+//! server, which sees back-pressure; nothing is dropped. So read the iterator once
+//! you have asked for it: a consumer that stays behind longer than the heartbeat
+//! (ping interval + ping timeout) loses the connection with [`Reason::PingTimeout`].
+//!
 //! # Threads
 //!
 //! A connection has an event thread (handlers, heartbeat check), and: on polling, a
@@ -55,10 +61,15 @@
 //!
 //! [`Client::send`] never waits on the network over polling: it queues, and the POST
 //! thread sends everything queued in one POST (or several, each within the server's
-//! `maxPayload` and of at most 16 packets, python-engineio's limit). Over WebSocket it writes the frame on the calling thread, which
-//! waits at most the request timeout when the network is stuck. The WebSocket is split
-//! into a read half and a write half (over TLS too), so a send never waits for the
-//! reader.
+//! `maxPayload` and of at most 16 packets, python-engineio's limit). Over WebSocket it
+//! writes the frame on the calling thread; concurrent senders take turns on one writer
+//! lock, and each send (its wait for the lock included) ends within the request
+//! timeout, or fails with [`ErrorKind::Timeout`] and ends the connection with
+//! [`Reason::TransportError`]. The WebSocket is split into a read half and a write half
+//! (over TLS too), so a send never waits for the reader, and the reader never waits
+//! for a send: pongs go out when the writer is free. No internal lock is held while
+//! the network is written to, except the writer lock itself, so
+//! [`Client::is_connected`], [`Client::state`] and the event thread never wait for it.
 //!
 //! # Heartbeat and reasons
 //!
@@ -94,15 +105,35 @@
 //! than the server's `maxPayload` are refused by `send`. The polling outgoing queue is
 //! bounded by [`ClientBuilder::max_buffered_bytes`] (16 MiB): beyond it `send` fails with
 //! [`ErrorKind::QueueFull`] and queues nothing.
+//!
+//! Whatever a server sends, the client's memory stays within documented limits, and
+//! a server over one of them loses its connection ([`Reason::TransportError`]):
+//!
+//! - a message: [`ClientBuilder::max_message_bytes`] (by default the server's own
+//!   `maxPayload`, within 64 KiB ..= 64 MiB); a packet on the wire: 4/3 of it plus 2
+//!   bytes (base64); a long-poll response: 16 packets' worth, decoded as it arrives
+//!   (never held whole), with at most 16 packets other than messages;
+//! - the OPEN packet: 64 KiB; a POST answer: 64 KiB (an error answer's body is read up
+//!   to 64 KiB, the rest is not read); the WebSocket `101` head: 64 KiB;
+//! - pongs: coalesced, one waiting at most;
+//! - received events: [`ClientBuilder::event_buffer_bytes`], with back-pressure.
+//!
+//! A handshake advertising a `pingInterval` or `pingTimeout` above
+//! [`ClientBuilder::max_ping_interval`] or [`ClientBuilder::max_ping_timeout`] (5
+//! minutes each) is refused: a dead server would never be noticed.
 
 mod config;
 mod conn;
+mod deadline;
+mod inbox;
+mod incoming;
 mod polling;
 #[cfg(feature = "tls")]
 mod tls;
 mod websocket;
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
@@ -116,7 +147,8 @@ pub use crate::packet::{Handshake, Message};
 pub use crate::transport::Transport;
 
 use self::config::{Config, Handlers};
-use self::conn::{Conn, Internal};
+use self::conn::{Attempt, Conn};
+use self::inbox::{Inbox, Internal};
 use crate::packet::Packet;
 use crate::{Error, ErrorKind, Result};
 
@@ -273,6 +305,8 @@ pub(crate) struct Shared {
 struct ClientState {
     phase: State,
     conn: Option<Arc<Conn>>,
+    /// The connect in progress, while [`State::Connecting`].
+    attempt: Option<Arc<Attempt>>,
     /// The sender of the next connection's events (taken by `connect`).
     next_tx: Option<Sender<Event>>,
     /// The receiver `events()` hands out: the current or the next connection's.
@@ -307,6 +341,7 @@ impl Client {
                 state: Mutex::new(ClientState {
                     phase: State::Disconnected,
                     conn: None,
+                    attempt: None,
                     next_tx: Some(tx),
                     rx,
                 }),
@@ -319,8 +354,13 @@ impl Client {
     /// Connects: performs the handshake over the first transport, starts the
     /// connection's threads, runs the connect handler, then (with the default
     /// transports, when the server offers it) starts the upgrade to WebSocket in the
-    /// background. Blocks for the handshake (at most the request timeout) and until
-    /// the connect handler has returned.
+    /// background. Blocks for the handshake and until the connect handler has
+    /// returned. The handshake, whatever the server sends or withholds (the TCP
+    /// connection, a proxy's `CONNECT`, TLS, the `101` answer and the OPEN packet of a
+    /// WebSocket), ends within the [request timeout](ClientBuilder::request_timeout);
+    /// [`disconnect`](Self::disconnect) or [`abort`](Self::abort) from another thread
+    /// ends it at once (except, over polling, a TCP connection the server's host has
+    /// not answered at all yet: ureq's connect ends at the request timeout).
     ///
     /// # Errors
     ///
@@ -331,8 +371,14 @@ impl Client {
     ///   refused;
     /// - [`ErrorKind::Handshake`] when it answers with a non-2xx status (see
     ///   [`Error::status`] and [`Error::body`]: a connect handler's `401` and JSON, a
-    ///   `400` and `{"code":…,"message":…}`) or with something other than an OPEN
-    ///   packet.
+    ///   `400` and `{"code":…,"message":…}`), with something other than an OPEN
+    ///   packet, or with a `pingInterval` or `pingTimeout` above
+    ///   [`ClientBuilder::max_ping_interval`] or [`ClientBuilder::max_ping_timeout`];
+    /// - [`ErrorKind::Aborted`] when [`disconnect`](Self::disconnect) or
+    ///   [`abort`](Self::abort) interrupted it.
+    ///
+    /// Whichever way it fails, the client is left disconnected, with no thread
+    /// running.
     ///
     /// ```
     /// use engineio::client::Client;
@@ -351,6 +397,7 @@ impl Client {
     /// # Ok::<(), engineio::Error>(())
     /// ```
     pub fn connect(&self) -> Result<()> {
+        let attempt = Arc::new(Attempt::default());
         let (events_tx, old) = {
             let mut state = self.shared.state.lock();
             if state.conn.as_ref().is_some_and(|c| c.is_event_thread()) {
@@ -366,6 +413,7 @@ impl Client {
                 ));
             }
             state.phase = State::Connecting;
+            state.attempt = Some(Arc::clone(&attempt));
             let tx = match state.next_tx.take() {
                 Some(tx) => tx,
                 None => {
@@ -379,35 +427,61 @@ impl Client {
         if let Some(old) = old {
             old.join_threads();
         }
-        let result = self.open(events_tx);
-        if result.is_err() {
+        // Whatever happens in `open`, an error or even a panic, the client ends up
+        // disconnected with no thread left.
+        let result = match catch_unwind(AssertUnwindSafe(|| self.open(events_tx, &attempt))) {
+            Ok(result) => result.map_err(|e| attempt.explain(e)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log::error!("engineio client: connect panicked: {what}");
+                Err(Error::new(
+                    ErrorKind::Connect,
+                    format!("connect failed on an internal error: {what}"),
+                ))
+            }
+        };
+        let leftover = {
             let mut state = self.shared.state.lock();
-            state.phase = State::Disconnected;
-            state.conn = None;
+            state.attempt = None;
+            let leftover = if result.is_err() {
+                state.phase = State::Disconnected;
+                state.conn.take()
+            } else {
+                None
+            };
             self.shared.cond.notify_all();
+            leftover
+        };
+        if let Some(conn) = leftover {
+            conn.finish(Reason::TransportError);
+            conn.join_threads();
         }
         result
     }
 
-    fn open(&self, events_tx: Sender<Event>) -> Result<()> {
+    fn open(&self, events_tx: Sender<Event>, attempt: &Arc<Attempt>) -> Result<()> {
         let config = Arc::clone(&self.shared.config);
         let agent = polling::agent(&config);
+        let deadline = Instant::now() + config.request_timeout;
         let first = config.transports[0];
         let (handshake, cookie, rest, link) = match first {
             Transport::Polling => {
-                let opened = polling::handshake(&agent, &config)?;
-                (opened.handshake, opened.cookie, opened.rest, None)
+                let opened = polling::handshake(&agent, &config, attempt)?;
+                (opened.handshake, opened.cookie, Some(opened.rest), None)
             }
             Transport::WebSocket => {
-                let (handshake, link) = websocket::handshake(&config)?;
-                (handshake, None, Vec::new(), Some(link))
+                let (handshake, link) = websocket::handshake(&config, deadline, attempt)?;
+                (handshake, None, None, Some(link))
             }
         };
         log::debug!(
             "engineio client: connected, sid {} over {first}",
             handshake.sid
         );
-        let (internal_tx, internal_rx) = crossbeam_channel::unbounded();
         let conn = Arc::new(Conn::new(
             Arc::clone(&config),
             handshake,
@@ -415,31 +489,30 @@ impl Client {
             agent,
             first,
             link.as_ref().map(|l| Arc::clone(&l.writer)),
-            internal_tx,
+            Arc::new(Inbox::new(config.event_buffer)),
         ));
         conn.emit(Internal::Connect);
         {
             let mut state = self.shared.state.lock();
+            // A cancel that came after the handshake has shut its socket or agent
+            // down; the session is abandoned.
+            attempt.check()?;
             state.conn = Some(Arc::clone(&conn));
             state.phase = State::Connected;
+            state.attempt = None;
+            self.shared.cond.notify_all();
         }
         let (connected_tx, connected_rx) = crossbeam_channel::bounded(1);
         let started = (|| {
             let c = Arc::clone(&conn);
             let weak = Arc::downgrade(&self.shared);
             conn.spawn("events", move || {
-                conn::run_events(c, weak, internal_rx, events_tx, connected_tx)
+                conn::run_events(c, weak, events_tx, connected_tx)
             })?;
-            match link {
-                None => {
-                    for packet in rest {
-                        if !conn.on_packet(packet) {
-                            break;
-                        }
-                    }
-                    polling::start(&conn)
-                }
-                Some(link) => websocket::start_reader(&conn, link),
+            match (link, rest) {
+                (Some(link), _) => websocket::start_reader(&conn, link),
+                (None, Some(rest)) => polling::start(&conn, rest),
+                (None, None) => unreachable!("a handshake gives a link or a body"),
             }
         })();
         if let Err(e) = started {
@@ -473,14 +546,18 @@ impl Client {
 
     /// Sends a message: text (`&str`, `String`) or binary (`Vec<u8>`, `&[u8]`,
     /// [`bytes::Bytes`]). On polling it is queued and sent by the POST thread (batched
-    /// with others); on WebSocket it is written on this thread.
+    /// with others) and this returns at once; on WebSocket it is written on this
+    /// thread, which blocks at most the request timeout.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NotConnected`] when not connected (nothing is queued);
     /// [`ErrorKind::InvalidMessage`] for a message over the server's `maxPayload`, or
-    /// text containing U+001E while on polling; an I/O error when the WebSocket write
-    /// fails (the connection then ends with [`Reason::TransportError`]).
+    /// text containing U+001E while on polling; [`ErrorKind::QueueFull`] when the
+    /// polling queue is full; on WebSocket, [`ErrorKind::Timeout`] when the frame could
+    /// not be written within the request timeout (the server stopped reading), or an
+    /// I/O error when the write failed; the connection then ends with
+    /// [`Reason::TransportError`].
     ///
     /// ```
     /// # use engineio::client::Client;
@@ -572,28 +649,69 @@ impl Client {
     /// [`Reason::ClientDisconnect`], and every thread of the connection is joined.
     /// Blocks at most about the request timeout plus the handlers' time. Does nothing
     /// when not connected. From a handler, it returns once the transport is closed;
-    /// the disconnect event follows when the handler returns.
+    /// the disconnect event follows when the handler returns. While another thread is
+    /// in [`connect`](Self::connect), it interrupts the handshake (nothing is sent):
+    /// `connect` returns [`ErrorKind::Aborted`].
     pub fn disconnect(&self) {
         self.close(false);
     }
 
     /// Disconnects at once, without sending CLOSE: requests and sockets are cut, the
     /// disconnect handler runs with [`Reason::ClientDisconnect`], and the threads are
-    /// joined. The server sees the connection drop.
+    /// joined. The server sees the connection drop. While another thread is in
+    /// [`connect`](Self::connect), it interrupts the handshake: `connect` returns
+    /// [`ErrorKind::Aborted`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use engineio::client::{Client, State};
+    /// use engineio::ErrorKind;
+    ///
+    /// // A server that accepts the connection but never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = Client::builder(&format!("http://{}", silent.local_addr()?))
+    ///     .request_timeout(Duration::from_secs(60))
+    ///     .build()?;
+    /// let connecting = {
+    ///     let client = client.clone();
+    ///     std::thread::spawn(move || client.connect())
+    /// };
+    /// while client.state() != State::Connecting {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// client.abort(); // `connect` returns at once, not after a minute
+    /// let err = connecting.join().unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Aborted);
+    /// assert_eq!(client.state(), State::Disconnected);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         self.close(true);
     }
 
     fn close(&self, abort: bool) {
-        let conn = {
+        let conn = loop {
             let mut state = self.shared.state.lock();
             match state.phase {
                 State::Connected => {
                     state.phase = State::Disconnecting;
-                    state.conn.clone()
+                    break state.conn.clone();
                 }
-                State::Disconnecting => state.conn.clone(),
-                State::Disconnected | State::Connecting => None,
+                State::Disconnecting => break state.conn.clone(),
+                State::Disconnected => break None,
+                State::Connecting => {
+                    // Cut the handshake in progress; `connect` then fails with
+                    // `Aborted` (or, past the handshake, is closed like any other).
+                    let attempt = state.attempt.clone();
+                    drop(state);
+                    if let Some(attempt) = attempt {
+                        attempt.cancel();
+                    }
+                    let mut state = self.shared.state.lock();
+                    if state.phase == State::Connecting {
+                        self.shared.cond.wait(&mut state);
+                    }
+                }
             }
         };
         let Some(conn) = conn else {

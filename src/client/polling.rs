@@ -6,16 +6,25 @@
 //! stop when the connection closes or the upgrade to WebSocket completes; while the
 //! upgrade switches over they issue no new request (X6). A connection's ureq agent is
 //! shut down when the connection closes, which interrupts a GET or POST in flight.
+//!
+//! Bodies are read within the limits of `incoming.rs`: a long-poll response (and the
+//! rest of the handshake's body) is decoded as it arrives, one packet at a time, and
+//! each message waits for room in the handler queue before the next is read.
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::config::Config;
-use crate::client::conn::Conn;
+use crate::client::conn::{Attempt, Conn};
+use crate::client::incoming::{self, Limits, PayloadReader, MAX_ANSWER_BYTES};
 use crate::client::Reason;
 use crate::packet::{Handshake, Packet};
 use crate::transport::Transport;
 use crate::{payload, Error, ErrorKind, Result};
+
+/// A response body, read as it arrives.
+pub(crate) type BodyReader = ureq::BodyReader<'static>;
 
 /// python-engineio refuses payloads of more than 16 packets (and answers 200 all
 /// the same, so the packets would be lost silently): never send more in one POST.
@@ -36,11 +45,10 @@ pub(crate) fn agent(config: &Config) -> ureq::Agent {
     builder.build().new_agent()
 }
 
-/// An HTTP answer: status, body, `Set-Cookie` name=value pairs.
+/// An HTTP answer: status, body (its first [`MAX_ANSWER_BYTES`] bytes).
 struct Answer {
     status: u16,
     body: Vec<u8>,
-    cookies: Vec<String>,
 }
 
 fn add_headers<B>(
@@ -83,9 +91,21 @@ fn classify(e: ureq::Error, what: &str) -> Error {
     .with_source(e)
 }
 
-fn read_answer(mut response: ureq::http::Response<ureq::Body>, what: &str) -> Result<Answer> {
-    let status = response.status().as_u16();
-    let cookies = response
+/// The first [`MAX_ANSWER_BYTES`] of a body that is not a payload (the JSON of a
+/// refused request): enough to show, and the rest is not read.
+fn read_excerpt(body: ureq::Body) -> Vec<u8> {
+    let mut excerpt = Vec::new();
+    let _ = body
+        .into_with_config()
+        .reader()
+        .take(MAX_ANSWER_BYTES as u64)
+        .read_to_end(&mut excerpt);
+    excerpt
+}
+
+/// The `Cookie` header value from a response's `Set-Cookie` headers.
+fn cookies(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    let pairs: Vec<String> = response
         .headers()
         .get_all("set-cookie")
         .iter()
@@ -94,17 +114,7 @@ fn read_answer(mut response: ureq::http::Response<ureq::Body>, what: &str) -> Re
         .map(|pair| pair.trim().to_owned())
         .filter(|pair| pair.contains('='))
         .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(u64::MAX)
-        .read_to_vec()
-        .map_err(|e| classify(e, what))?;
-    Ok(Answer {
-        status,
-        body,
-        cookies,
-    })
+    (!pairs.is_empty()).then(|| pairs.join("; "))
 }
 
 fn get(
@@ -114,13 +124,12 @@ fn get(
     cookie: Option<&str>,
     timeout: Duration,
     what: &str,
-) -> Result<Answer> {
+) -> Result<ureq::http::Response<ureq::Body>> {
     let request = add_headers(agent.get(url), config, cookie)
         .config()
         .timeout_global(Some(timeout))
         .build();
-    let response = request.call().map_err(|e| classify(e, what))?;
-    read_answer(response, what)
+    request.call().map_err(|e| classify(e, what))
 }
 
 fn post(
@@ -136,23 +145,38 @@ fn post(
         .timeout_global(Some(config.request_timeout))
         .build();
     let response = request.send(body).map_err(|e| classify(e, "POST"))?;
-    read_answer(response, "POST")
+    let status = response.status().as_u16();
+    let body = if (200..300).contains(&status) {
+        // `ok`: read it all (keep-alive), within the limit.
+        response
+            .into_body()
+            .into_with_config()
+            .limit(MAX_ANSWER_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| classify(e, "POST"))?
+    } else {
+        read_excerpt(response.into_body())
+    };
+    Ok(Answer { status, body })
 }
 
 /// What a successful polling handshake gives.
 pub(crate) struct Opened {
     pub(crate) handshake: Handshake,
-    /// Packets that followed OPEN in the same body (CL2).
-    pub(crate) rest: Vec<Packet>,
+    /// The rest of the handshake's body: packets that followed OPEN (CL2), read by
+    /// the GET thread before its first poll.
+    pub(crate) rest: Box<PayloadReader<BodyReader>>,
     /// The `Cookie` header for later requests, from the handshake's `Set-Cookie`.
     pub(crate) cookie: Option<String>,
 }
 
-/// The polling handshake (CL1, CL2).
-pub(crate) fn handshake(agent: &ureq::Agent, config: &Config) -> Result<Opened> {
+/// The polling handshake (CL1, CL2), within the request timeout; the OPEN packet is
+/// at most [`incoming::MAX_OPEN_BYTES`].
+pub(crate) fn handshake(agent: &ureq::Agent, config: &Config, attempt: &Attempt) -> Result<Opened> {
     let url = config.url(Transport::Polling, None);
     log::debug!("engineio client: handshake GET {url}");
-    let answer = get(
+    attempt.add_agent(agent)?;
+    let response = get(
         agent,
         config,
         &url,
@@ -160,21 +184,39 @@ pub(crate) fn handshake(agent: &ureq::Agent, config: &Config) -> Result<Opened> 
         config.request_timeout,
         "handshake",
     )?;
-    let body_text = || String::from_utf8_lossy(&answer.body).into_owned();
-    if !(200..300).contains(&answer.status) {
+    let status = response.status().as_u16();
+    let cookie = cookies(&response);
+    if !(200..300).contains(&status) {
+        let body = read_excerpt(response.into_body());
         return Err(
             Error::new(ErrorKind::Handshake, "the server refused the handshake")
-                .with_response(answer.status, body_text()),
+                .with_response(status, String::from_utf8_lossy(&body).into_owned()),
         );
     }
-    let not_open = |why: &str| {
-        Error::new(ErrorKind::Handshake, why.to_owned()).with_response(answer.status, body_text())
+    let source = response.into_body().into_with_config().reader();
+    let mut rest = Box::new(PayloadReader::new(source, Limits::handshake()));
+    let first = rest.next_segment(|bytes| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        Ok((Packet::decode(&text), text))
+    });
+    let (packet, text) = match first {
+        Ok(Some(first)) => first,
+        Ok(None) => unreachable!("a payload has a first packet or is an error"),
+        Err(e) if e.kind() == ErrorKind::Decode => {
+            return Err(Error::new(
+                ErrorKind::Handshake,
+                "the handshake body is not an Engine.IO payload",
+            )
+            .with_response(status, String::new())
+            .with_source(e))
+        }
+        Err(e) => return Err(e),
     };
-    let mut packets = payload::decode(&answer.body)
-        .map_err(|e| not_open("the handshake body is not an Engine.IO payload").with_source(e))?
-        .into_iter();
-    let handshake = match packets.next() {
-        Some(Packet::Open(json)) => Handshake::from_json(&json)
+    let not_open = |why: &str| {
+        Error::new(ErrorKind::Handshake, why.to_owned()).with_response(status, text.clone())
+    };
+    let handshake = match packet {
+        Ok(Packet::Open(json)) => Handshake::from_json(&json)
             .map_err(|e| not_open("the OPEN packet is invalid").with_source(e))?,
         _ => {
             return Err(not_open(
@@ -182,36 +224,65 @@ pub(crate) fn handshake(agent: &ureq::Agent, config: &Config) -> Result<Opened> 
             ))
         }
     };
-    let cookie = if answer.cookies.is_empty() {
-        None
-    } else {
-        Some(answer.cookies.join("; "))
-    };
+    incoming::check_heartbeat(config, &handshake)?;
+    rest.set_limits(Limits::new(config, &handshake));
     Ok(Opened {
         handshake,
-        rest: packets.collect(),
+        rest,
         cookie,
     })
 }
 
-/// Starts the GET loop and the POST writer of a polling connection.
-pub(crate) fn start(conn: &Arc<Conn>) -> Result<()> {
+/// Starts the GET loop (which first reads `rest`, the handshake's remaining
+/// packets) and the POST writer of a polling connection.
+pub(crate) fn start(conn: &Arc<Conn>, rest: Box<PayloadReader<BodyReader>>) -> Result<()> {
     let reader = Arc::clone(conn);
-    conn.spawn("poll", move || get_loop(&reader))?;
+    conn.state.lock().get_in_flight = true;
+    conn.spawn("poll", move || {
+        let mut rest = rest;
+        let open = deliver(&reader, &mut rest, "handshake");
+        {
+            let mut state = reader.state.lock();
+            state.get_in_flight = false;
+            reader.cond.notify_all();
+        }
+        if open {
+            get_loop(&reader);
+        }
+    })?;
     let writer = Arc::clone(conn);
     conn.spawn("post", move || post_loop(&writer))?;
     Ok(())
+}
+
+/// Hands every packet of a payload to the connection as it is decoded. Returns
+/// false when the connection ended (a CLOSE, or a body it refused: then with
+/// `transport error`).
+fn deliver<R: Read>(conn: &Conn, payload: &mut PayloadReader<R>, what: &str) -> bool {
+    loop {
+        match payload.next_packet() {
+            Ok(Some(packet)) => {
+                if !conn.on_packet(packet) {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(e) => {
+                if !conn.is_closed() {
+                    log::warn!("engineio client: refused {what} body: {e}");
+                }
+                conn.transport_ended(Reason::TransportError);
+                return false;
+            }
+        }
+    }
 }
 
 fn get_loop(conn: &Conn) {
     let config = &conn.config;
     // The server answers a poll at the latest at its next ping (ping interval), or
     // after ping interval + ping timeout with a noop; allow the request timeout on top.
-    let timeout = Duration::from_millis(
-        conn.handshake
-            .ping_interval
-            .saturating_add(conn.handshake.ping_timeout),
-    ) + config.request_timeout;
+    let timeout = incoming::heartbeat(&conn.handshake) + config.request_timeout;
     loop {
         {
             let mut state = conn.state.lock();
@@ -236,40 +307,27 @@ fn get_loop(conn: &Conn) {
             timeout,
             "poll",
         );
-        let outcome = match result {
-            Ok(answer) if answer.status == 200 => match payload::decode(&answer.body) {
-                Ok(packets) => {
-                    let mut keep_going = true;
-                    for packet in packets {
-                        if !conn.on_packet(packet) {
-                            keep_going = false;
-                            break;
-                        }
-                    }
-                    if keep_going {
-                        Ok(())
-                    } else {
-                        Err(None)
-                    }
-                }
-                Err(e) => {
-                    log::warn!("engineio client: undecodable poll body: {e}");
-                    Err(Some(Reason::TransportError))
-                }
-            },
-            Ok(answer) => {
+        let keep_going = match result {
+            Ok(response) if response.status().as_u16() == 200 => {
+                let source = response.into_body().into_with_config().reader();
+                deliver(conn, &mut PayloadReader::new(source, conn.limits), "poll")
+            }
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = read_excerpt(response.into_body());
                 log::warn!(
-                    "engineio client: poll answered {}: {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
+                    "engineio client: poll answered {status}: {}",
+                    String::from_utf8_lossy(&body)
                 );
-                Err(Some(Reason::TransportError))
+                conn.transport_ended(Reason::TransportError);
+                false
             }
             Err(e) => {
                 if !conn.is_closed() {
                     log::warn!("engineio client: poll failed: {e}");
                 }
-                Err(Some(Reason::TransportError))
+                conn.transport_ended(Reason::TransportError);
+                false
             }
         };
         {
@@ -277,13 +335,8 @@ fn get_loop(conn: &Conn) {
             state.get_in_flight = false;
             conn.cond.notify_all();
         }
-        match outcome {
-            Ok(()) => {}
-            Err(None) => return,
-            Err(Some(reason)) => {
-                conn.transport_ended(reason);
-                return;
-            }
+        if !keep_going {
+            return;
         }
     }
 }

@@ -2,14 +2,17 @@
 //! polling and to a rustls client configuration for the WebSocket.
 //!
 //! The WebSocket's TLS stream is split into a read half and a write half sharing one
-//! rustls connection under a lock ([`TlsRead`], [`TlsWrite`]): the reader blocks in
-//! the socket's `read` without holding the lock, so writers never wait for a read
-//! timeout, and no polling is needed.
+//! rustls connection under a lock ([`TlsRead`], [`TlsWrite`]). The lock is held only
+//! to encrypt or decrypt: the reader blocks in the socket's `read` without it, and a
+//! writer encrypts under it, then writes the records after letting it go. Records
+//! reach the socket in the order rustls made them: they queue in one buffer, which
+//! whoever holds the socket's sending side writes out.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -20,6 +23,7 @@ use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use crate::client::deadline::{self, DeadlineStream, Timer};
 use crate::{Error, ErrorKind, Result};
 
 /// What the user asked for.
@@ -105,32 +109,49 @@ impl Tls {
         })
     }
 
-    /// Runs the TLS handshake on `tcp` (whose timeouts bound it) and splits the
-    /// result into a read half and a write half.
-    pub(crate) fn connect(&self, host: &str, tcp: TcpStream) -> Result<(TlsRead, TlsWrite)> {
+    /// Runs the TLS handshake on `tcp`, by `deadline`, and splits the result into a
+    /// read half and a write half. The read half's own TLS output (alerts, key
+    /// updates) is written within `timeout`.
+    pub(crate) fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(TlsRead, TlsWrite)> {
         let name = ServerName::try_from(host.to_owned())
             .map_err(|_| tls_error(format!("{host:?} is not a valid TLS server name")))?;
         let mut conn = ClientConnection::new(Arc::clone(&self.rustls), name)
             .map_err(|e| tls_error("cannot start TLS").with_source(e))?;
-        let mut stream = &tcp;
+        let mut stream = DeadlineStream::new(&tcp, deadline);
         while conn.is_handshaking() {
             conn.complete_io(&mut stream).map_err(classify_tls_io)?;
         }
-        let write_socket = tcp.try_clone()?;
-        let shared = Arc::new(Mutex::new(TlsShared {
-            conn,
-            socket: write_socket,
-        }));
+        let halves = Arc::new(Halves {
+            shared: Mutex::new(TlsShared {
+                conn,
+                pending: Vec::new(),
+            }),
+            out: Mutex::new(TlsOut {
+                socket: tcp.try_clone()?,
+                buf: Vec::new(),
+                timer: Timer::default(),
+            }),
+            timeout,
+        });
         Ok((
             TlsRead {
                 socket: tcp,
-                shared: Arc::clone(&shared),
+                halves: Arc::clone(&halves),
                 raw: vec![0; 16 * 1024],
                 start: 0,
                 end: 0,
                 eof: false,
+                deadline: None,
+                timer: Timer::default(),
+                produced: false,
             },
-            TlsWrite { shared },
+            TlsWrite { halves },
         ))
     }
 }
@@ -151,29 +172,135 @@ fn classify_tls_io(e: io::Error) -> Error {
     }
 }
 
+/// The rustls connection, shared by both halves. Its lock is held for CPU work only
+/// (encrypting, decrypting), never across a socket call.
 struct TlsShared {
     conn: ClientConnection,
-    socket: TcpStream,
+    /// TLS records produced and not yet handed to the socket, in order.
+    pending: Vec<u8>,
 }
 
 impl TlsShared {
-    fn write_pending(&mut self) -> io::Result<()> {
+    /// Moves what rustls wants to send into `pending` (no I/O).
+    fn take_output(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
-            self.conn.write_tls(&mut self.socket)?;
+            self.conn.write_tls(&mut self.pending)?;
         }
         Ok(())
     }
+}
+
+/// The socket's sending side. Whoever holds it writes `pending` out, so records
+/// reach the socket in the order rustls produced them.
+struct TlsOut {
+    socket: TcpStream,
+    /// Swapped with `pending` to write it without the rustls lock.
+    buf: Vec<u8>,
+    timer: Timer,
+}
+
+struct Halves {
+    shared: Mutex<TlsShared>,
+    out: Mutex<TlsOut>,
+    /// Bounds the reader's own writes.
+    timeout: Duration,
+}
+
+impl Halves {
+    /// Writes every pending record, by `deadline`, with the sending side held.
+    fn flush_locked(&self, out: &mut TlsOut, deadline: Instant) -> io::Result<()> {
+        loop {
+            std::mem::swap(&mut self.shared.lock().pending, &mut out.buf);
+            if out.buf.is_empty() {
+                return Ok(());
+            }
+            let written = deadline::write_all(&out.socket, &out.buf, deadline, &mut out.timer);
+            out.buf.clear();
+            written?;
+        }
+    }
+
+    /// Writes pending records unless another thread holds the sending side (it
+    /// writes them before it is done: every holder checks again after letting go).
+    fn flush_if_free(&self) -> io::Result<()> {
+        loop {
+            if self.shared.lock().pending.is_empty() {
+                return Ok(());
+            }
+            let Some(mut out) = self.out.try_lock() else {
+                return Ok(());
+            };
+            self.flush_locked(&mut out, Instant::now() + self.timeout)?;
+        }
+    }
+}
+
+/// What one turn of [`TlsRead::read`] leads to.
+enum Step {
+    Done(io::Result<usize>),
+    /// rustls took new records: look for plaintext again.
+    Again,
+    /// rustls needs more bytes from the socket.
+    ReadSocket,
 }
 
 /// The read half: reads TLS records from the socket without the lock, then takes it
 /// to decrypt them.
 pub(crate) struct TlsRead {
     socket: TcpStream,
-    shared: Arc<Mutex<TlsShared>>,
+    halves: Arc<Halves>,
     raw: Vec<u8>,
     start: usize,
     end: usize,
     eof: bool,
+    deadline: Option<Instant>,
+    timer: Timer,
+    /// The last step left records for the socket.
+    produced: bool,
+}
+
+impl TlsRead {
+    /// Socket reads end by `deadline` (`None`: they wait as long as it takes).
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    fn step(&mut self, buf: &mut [u8]) -> Step {
+        let mut shared = self.halves.shared.lock();
+        match shared.conn.reader().read(buf) {
+            Ok(n) => return Step::Done(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Step::Done(Err(e)),
+        }
+        if self.start == self.end && !self.eof {
+            return Step::ReadSocket;
+        }
+        let mut pending = &self.raw[self.start..self.end];
+        match shared.conn.read_tls(&mut pending) {
+            Ok(n) => self.start += n,
+            Err(e) => return Step::Done(Err(e)),
+        }
+        let state = shared.conn.process_new_packets();
+        // Alerts and key updates go out even when processing failed.
+        let taken = shared.take_output();
+        self.produced = !shared.pending.is_empty();
+        if let Err(e) = state {
+            return Step::Done(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+        }
+        if let Err(e) = taken {
+            return Step::Done(Err(e));
+        }
+        if self.eof && self.start == self.end {
+            // rustls has seen the end of the stream: the next read of the plaintext
+            // says Ok(0) or UnexpectedEof, never WouldBlock.
+            return Step::Done(match shared.conn.reader().read(buf) {
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                Err(e) => Err(e),
+            });
+        }
+        Step::Again
+    }
 }
 
 impl fmt::Debug for TlsRead {
@@ -188,45 +315,42 @@ impl Read for TlsRead {
             return Ok(0);
         }
         loop {
-            {
-                let mut shared = self.shared.lock();
-                match shared.conn.reader().read(buf) {
-                    Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
+            let step = self.step(buf);
+            // Records this read produced (alerts, key updates) go out now, unless a
+            // writer is busy: it sends them when done.
+            let flushed = if std::mem::take(&mut self.produced) {
+                self.halves.flush_if_free()
+            } else {
+                Ok(())
+            };
+            match step {
+                Step::Done(result) => {
+                    let n = result?;
+                    flushed?;
+                    return Ok(n);
                 }
-                if self.start < self.end || self.eof {
-                    let mut pending = &self.raw[self.start..self.end];
-                    let n = shared.conn.read_tls(&mut pending)?;
-                    self.start += n;
-                    let state = shared.conn.process_new_packets();
-                    // Alerts and key updates go out even when processing failed.
-                    let written = shared.write_pending();
-                    state.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    written?;
-                    if self.eof && self.start == self.end {
-                        // rustls has seen the end of the stream: the next read of the
-                        // plaintext says Ok(0) or UnexpectedEof, never WouldBlock.
-                        match shared.conn.reader().read(buf) {
-                            Ok(n) => return Ok(n),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    continue;
+                Step::Again => flushed?,
+                Step::ReadSocket => {
+                    flushed?;
+                    let n = deadline::read(
+                        &self.socket,
+                        &mut self.raw,
+                        self.deadline,
+                        &mut self.timer,
+                    )?;
+                    self.start = 0;
+                    self.end = n;
+                    self.eof = n == 0;
                 }
             }
-            let n = self.socket.read(&mut self.raw)?;
-            self.start = 0;
-            self.end = n;
-            self.eof = n == 0;
         }
     }
 }
 
-/// The write half: encrypts under the lock and writes the records at once.
+/// The write half: encrypts under the rustls lock, then writes the records without
+/// it, so the reader keeps decrypting while a write waits for the network.
 pub(crate) struct TlsWrite {
-    shared: Arc<Mutex<TlsShared>>,
+    halves: Arc<Halves>,
 }
 
 impl fmt::Debug for TlsWrite {
@@ -235,28 +359,48 @@ impl fmt::Debug for TlsWrite {
     }
 }
 
-impl Write for TlsWrite {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut shared = self.shared.lock();
+impl TlsWrite {
+    /// Encrypts `buf` and writes it, with any records still pending, by `deadline`.
+    /// rustls takes a bounded amount of plaintext at a time (64 KiB of records), so a
+    /// large `buf` is encrypted and written a piece at a time, with the sending side
+    /// held throughout.
+    pub(crate) fn write_all(&self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        let mut out = self
+            .halves
+            .out
+            .try_lock_until(deadline)
+            .ok_or_else(deadline::timed_out)?;
         let mut rest = buf;
-        while !rest.is_empty() {
-            let n = shared.conn.writer().write(rest)?;
+        let written = loop {
+            let taken = {
+                let mut shared = self.halves.shared.lock();
+                shared
+                    .conn
+                    .writer()
+                    .write(rest)
+                    .and_then(|n| shared.take_output().map(|()| n))
+            };
+            let n = match taken {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
             rest = &rest[n..];
-            shared.write_pending()?;
-            if n == 0 && !rest.is_empty() {
-                return Err(io::Error::new(
+            if let Err(e) = self.halves.flush_locked(&mut out, deadline) {
+                break Err(e);
+            }
+            if rest.is_empty() {
+                break Ok(());
+            }
+            if n == 0 {
+                break Err(io::Error::new(
                     io::ErrorKind::WriteZero,
-                    "TLS connection accepts no more data",
+                    "the TLS connection takes no more data",
                 ));
             }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let mut shared = self.shared.lock();
-        shared.write_pending()?;
-        shared.socket.flush()
+        };
+        drop(out);
+        written?;
+        self.halves.flush_if_free()
     }
 }
 

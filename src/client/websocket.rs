@@ -2,15 +2,25 @@
 //! `CONNECT` proxy, with TLS for `wss`), the reader thread, the writer, and the
 //! upgrade from polling (probe, pause polling, `5`).
 //!
-//! The stream is split: a reader thread blocks in `read` on its own half, and writers
-//! (the caller of `send`, the reader's pong answers, tungstenite's automatic control
-//! frame replies) share the write half under one lock. Every write hands tungstenite's
-//! whole output buffer to [`SharedWrite`] in one call, so frames never interleave. Over
-//! TLS the halves share one rustls connection (see `tls.rs`), so `wss` adds no
-//! latency either.
+//! The stream is split. A reader thread blocks in `read` on its own half. Everything
+//! written goes through [`WsWriter`], whose writer lock is the only lock ever held
+//! across a socket write:
+//!
+//! - a [`send`](WsWriter::send) takes the writer lock (waiting at most until its
+//!   deadline, the request timeout), writes its frame whole, and lets go; concurrent
+//!   senders are ordered by the lock, and never hold the connection's state lock
+//!   while they wait;
+//! - the reader never waits for the writer lock: its pong answers (Engine.IO `3` and
+//!   tungstenite's WebSocket pongs and close replies) go into a small control slot,
+//!   written at once when the lock is free, or else by the thread holding it before
+//!   it lets go (every holder looks again after letting go, so nothing is stranded);
+//! - each write ends by a total deadline, not a per-call timeout (see `deadline.rs`).
+//!
+//! Over TLS the halves share one rustls connection (see `tls.rs`) whose lock is
+//! never held across a socket call, so `wss` behaves the same.
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,60 +30,53 @@ use parking_lot::{Mutex, MutexGuard};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Message as WsMessage, WebSocket};
 
 use crate::client::config::Config;
-use crate::client::conn::Conn;
+use crate::client::conn::{Attempt, Conn};
+use crate::client::deadline::{self, DeadlineStream, Timer};
+use crate::client::incoming::{self, Limits, MAX_ANSWER_BYTES};
 use crate::client::Reason;
 use crate::packet::{Handshake, Packet};
 use crate::transport::Transport;
 use crate::{Error, ErrorKind, Result};
 
-type BoxedWrite = Box<dyn Write + Send>;
+/// The most bytes of control frames (pongs, close replies) the reader may leave for
+/// the writer; beyond, tungstenite keeps them (it keeps one pong, the latest).
+const MAX_CONTROL_BYTES: usize = 4 * 1024;
+/// The largest answer head a proxy may send to `CONNECT`.
+const MAX_PROXY_HEAD: usize = 16 * 1024;
 
-/// The write half, shared by the reader's stream and the writer.
-#[derive(Clone)]
-struct SharedWrite(Arc<Mutex<BoxedWrite>>);
+/// The socket's write half: plain TCP, or the TLS writer.
+enum RawWrite {
+    Tcp {
+        socket: TcpStream,
+        timer: Timer,
+    },
+    #[cfg(feature = "tls")]
+    Tls(crate::client::tls::TlsWrite),
+}
 
-impl SharedWrite {
-    fn write_all(&self, buf: &[u8]) -> io::Result<usize> {
-        let mut w = self.0.lock();
-        w.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&self) -> io::Result<()> {
-        self.0.lock().flush()
+impl RawWrite {
+    fn write_all(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        match self {
+            RawWrite::Tcp { socket, timer } => deadline::write_all(socket, buf, deadline, timer),
+            #[cfg(feature = "tls")]
+            RawWrite::Tls(tls) => tls.write_all(buf, deadline),
+        }
     }
 }
 
-/// The reader's stream: reads its own half, writes through the shared half.
-pub(crate) struct ReadHalf {
-    read: Box<dyn Read + Send>,
-    write: SharedWrite,
+/// What tungstenite writes frames into: the write half, with the deadline of the
+/// write in progress. tungstenite hands it whole frames, and it takes them whole or
+/// fails (the writer is then dead), so frames never interleave.
+struct Sink {
+    raw: RawWrite,
+    deadline: Instant,
 }
 
-impl Read for ReadHalf {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read.read(buf)
-    }
-}
-
-impl Write for ReadHalf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write.write_all(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.write.flush()
-    }
-}
-
-/// The writer's stream: writes only.
-pub(crate) struct WriteOnly(SharedWrite);
-
-impl Read for WriteOnly {
+impl Read for Sink {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -82,20 +85,64 @@ impl Read for WriteOnly {
     }
 }
 
-impl Write for WriteOnly {
+impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write_all(buf)
+        self.raw.write_all(buf, self.deadline)?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        Ok(())
+    }
+}
+
+/// Everything behind the writer lock.
+struct Out {
+    /// The sending side of the WebSocket protocol (framing, masking, close state).
+    ctx: WebSocketContext,
+    sink: Sink,
+}
+
+impl Out {
+    /// Writes `packets`, one frame each (W1, W2), and flushes, by `deadline`.
+    fn send(&mut self, packets: &[Packet], deadline: Instant) -> Result<()> {
+        self.sink.deadline = deadline;
+        for packet in packets {
+            self.ctx
+                .write(
+                    &mut self.sink,
+                    crate::transport::ws::to_message(packet, false),
+                )
+                .map_err(write_error)?;
+        }
+        self.ctx.flush(&mut self.sink).map_err(write_error)
+    }
+}
+
+/// What the reader leaves for whoever holds the writer lock.
+#[derive(Default)]
+struct Control {
+    /// The Engine.IO pong to send; a newer ping replaces an unsent one (an honest
+    /// server has one ping outstanding at most).
+    pong: Option<String>,
+    /// Frames tungstenite's reader made (WebSocket pongs, the close reply).
+    frames: Vec<u8>,
+}
+
+impl Control {
+    fn is_empty(&self) -> bool {
+        self.pong.is_none() && self.frames.is_empty()
     }
 }
 
 /// The sending side of a WebSocket connection.
 pub(crate) struct WsWriter {
-    ws: Mutex<WebSocket<WriteOnly>>,
+    out: Mutex<Out>,
+    control: Mutex<Control>,
+    /// A write failed or timed out: a frame may be half written, nothing more may go.
+    failed: std::sync::atomic::AtomicBool,
     socket: TcpStream,
+    timeout: Duration,
 }
 
 impl fmt::Debug for WsWriter {
@@ -104,50 +151,216 @@ impl fmt::Debug for WsWriter {
     }
 }
 
-/// The writer, locked: one packet at a time.
-pub(crate) struct WsWriterGuard<'a>(MutexGuard<'a, WebSocket<WriteOnly>>);
-
-impl WsWriterGuard<'_> {
-    /// Writes one packet as one frame (W1, W2) and flushes it.
-    pub(crate) fn send(&mut self, packet: &Packet) -> Result<()> {
-        self.0
-            .send(crate::transport::ws::to_message(packet, false))
-            .map_err(write_error)
-    }
-
-    /// Writes several packets, then flushes once.
-    fn send_all(&mut self, packets: &[Packet]) -> Result<()> {
-        for packet in packets {
-            self.0
-                .write(crate::transport::ws::to_message(packet, false))
-                .map_err(write_error)?;
-        }
-        self.0.flush().map_err(write_error)
-    }
-
-    /// CLOSE (`1`) written and flushed, then the close frame (CL6).
-    pub(crate) fn send_close(&mut self) -> Result<()> {
-        self.send(&Packet::Close)?;
-        self.0
-            .close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            }))
-            .map_err(write_error)?;
-        self.0.flush().map_err(write_error)
-    }
-}
-
 fn write_error(e: tungstenite::Error) -> Error {
     match e {
+        tungstenite::Error::Io(io)
+            if matches!(
+                io.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Error::new(
+                ErrorKind::Timeout,
+                "the WebSocket write did not finish within the request timeout",
+            )
+            .with_source(io)
+        }
         tungstenite::Error::Io(io) => Error::from(io),
         other => Error::new(ErrorKind::NotConnected, "the WebSocket is closed").with_source(other),
     }
 }
 
+/// The writer lock, held: one write at a time. Letting go writes what the reader
+/// left meanwhile, if the lock is free then.
+pub(crate) struct WriterGuard<'a> {
+    writer: &'a WsWriter,
+    out: Option<MutexGuard<'a, Out>>,
+}
+
+impl WriterGuard<'_> {
+    /// Writes `packets` in order, then flushes, within the request timeout.
+    pub(crate) fn send_all(&mut self, packets: &[Packet]) -> Result<()> {
+        let deadline = Instant::now() + self.writer.timeout;
+        let out = self.out.as_mut().expect("held until dropped");
+        let result = out.send(packets, deadline);
+        self.writer.check(result)
+    }
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(mut out) = self.out.take() {
+            let _ = self.writer.write_control(&mut out);
+            drop(out);
+            let _ = self.writer.flush_control();
+        }
+    }
+}
+
 impl WsWriter {
-    pub(crate) fn lock(&self) -> WsWriterGuard<'_> {
-        WsWriterGuard(self.ws.lock())
+    fn new(raw: RawWrite, socket: TcpStream, timeout: Duration) -> WsWriter {
+        WsWriter {
+            out: Mutex::new(Out {
+                ctx: WebSocketContext::new(Role::Client, Some(writer_config())),
+                sink: Sink {
+                    raw,
+                    deadline: Instant::now(),
+                },
+            }),
+            control: Mutex::new(Control::default()),
+            failed: std::sync::atomic::AtomicBool::new(false),
+            socket,
+            timeout,
+        }
+    }
+
+    fn is_failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records a failed write: the socket may hold half a frame.
+    fn check<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        result
+    }
+
+    /// Takes the writer lock, waiting at most until `deadline`.
+    fn lock(&self, deadline: Instant) -> Result<WriterGuard<'_>> {
+        let Some(out) = self.out.try_lock_until(deadline) else {
+            return self.check(Err(Error::new(
+                ErrorKind::Timeout,
+                "another WebSocket write held the connection for the whole request timeout",
+            )));
+        };
+        if self.is_failed() {
+            return Err(Error::new(
+                ErrorKind::NotConnected,
+                "an earlier WebSocket write failed",
+            ));
+        }
+        Ok(WriterGuard {
+            writer: self,
+            out: Some(out),
+        })
+    }
+
+    /// The writer lock, if nobody holds it (for the upgrade's switch, on a writer
+    /// nobody else knows yet).
+    pub(crate) fn try_begin(&self) -> Option<WriterGuard<'_>> {
+        let out = self.out.try_lock()?;
+        Some(WriterGuard {
+            writer: self,
+            out: Some(out),
+        })
+    }
+
+    /// Writes one packet as one frame (W1, W2), within the request timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] when it could not be written in time (the writer is
+    /// then dead), an I/O error when the write failed.
+    pub(crate) fn send(&self, packet: &Packet) -> Result<()> {
+        let deadline = Instant::now() + self.timeout;
+        let mut guard = self.lock(deadline)?;
+        let out = guard.out.as_mut().expect("held");
+        let result = out.send(std::slice::from_ref(packet), deadline);
+        self.check(result)
+    }
+
+    /// CLOSE (`1`) written and flushed, then the close frame (CL6), by `deadline`.
+    pub(crate) fn send_close(&self, deadline: Instant) -> Result<()> {
+        let mut guard = self.lock(deadline)?;
+        let out = guard.out.as_mut().expect("held");
+        let result = out.send(&[Packet::Close], deadline).and_then(|()| {
+            let Out { ctx, sink } = &mut **out;
+            ctx.close(
+                sink,
+                Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "".into(),
+                }),
+            )
+            .map_err(write_error)
+        });
+        self.check(result)
+    }
+
+    /// Sends a pong for a ping with `data`, without waiting for a write in progress:
+    /// that write's thread sends it when done.
+    pub(crate) fn queue_pong(&self, data: String) -> Result<()> {
+        self.control.lock().pong = Some(data);
+        self.flush_control()
+    }
+
+    /// Takes frames tungstenite's reader made; `WouldBlock` (tungstenite keeps them
+    /// and retries) when too many are waiting already.
+    fn push_frames(&self, frames: &[u8]) -> io::Result<()> {
+        {
+            let mut control = self.control.lock();
+            if control.frames.len() + frames.len() > MAX_CONTROL_BYTES {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            control.frames.extend_from_slice(frames);
+        }
+        self.flush_control()
+            .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))
+    }
+
+    /// Writes raw bytes with the writer lock, by `deadline` (the HTTP handshake).
+    fn write_raw(&self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        let mut guard = self.lock(deadline).map_err(|_| deadline::timed_out())?;
+        let out = guard.out.as_mut().expect("held");
+        let result = out.sink.raw.write_all(buf, deadline);
+        if result.is_err() {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        result
+    }
+
+    /// Writes what the reader left, with the writer lock held.
+    fn write_control(&self, out: &mut Out) -> Result<()> {
+        let Control { pong, frames } = std::mem::take(&mut *self.control.lock());
+        if pong.is_none() && frames.is_empty() {
+            return Ok(());
+        }
+        if self.is_failed() {
+            return Err(Error::new(
+                ErrorKind::NotConnected,
+                "an earlier WebSocket write failed",
+            ));
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut result = Ok(());
+        if !frames.is_empty() {
+            result = out
+                .sink
+                .raw
+                .write_all(&frames, deadline)
+                .map_err(|e| write_error(tungstenite::Error::Io(e)));
+        }
+        if let (Ok(()), Some(data)) = (&result, pong) {
+            result = out.send(&[Packet::Pong(data)], deadline);
+        }
+        self.check(result)
+    }
+
+    /// Writes what the reader left unless another thread holds the writer lock (it
+    /// writes it before letting go, and every holder looks again after letting go).
+    fn flush_control(&self) -> Result<()> {
+        loop {
+            if self.control.lock().is_empty() {
+                return Ok(());
+            }
+            let Some(mut out) = self.out.try_lock() else {
+                return Ok(());
+            };
+            self.write_control(&mut out)?;
+        }
     }
 
     /// Interrupts the reader and any write in progress.
@@ -177,6 +390,58 @@ impl WsWriter {
     }
 }
 
+/// The socket's read half.
+enum ReadSide {
+    Tcp {
+        socket: TcpStream,
+        timer: Timer,
+    },
+    #[cfg(feature = "tls")]
+    Tls(crate::client::tls::TlsRead),
+}
+
+/// The reader's stream: reads its own half (by a deadline while connecting), writes
+/// through the [`WsWriter`].
+pub(crate) struct ReadHalf {
+    read: ReadSide,
+    deadline: Option<Instant>,
+    writer: Arc<WsWriter>,
+    /// During the HTTP handshake, writes wait for the writer lock; afterwards they
+    /// are control frames, left for the writer when it is busy.
+    handshaking: bool,
+}
+
+impl Read for ReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.read {
+            ReadSide::Tcp { socket, timer } => deadline::read(socket, buf, self.deadline, timer),
+            #[cfg(feature = "tls")]
+            ReadSide::Tls(tls) => {
+                tls.set_deadline(self.deadline);
+                tls.read(buf)
+            }
+        }
+    }
+}
+
+impl Write for ReadHalf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.handshaking {
+            let deadline = self
+                .deadline
+                .unwrap_or_else(|| Instant::now() + self.writer.timeout);
+            self.writer.write_raw(buf, deadline)?;
+        } else {
+            self.writer.push_frames(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An open WebSocket: the reader's end, the writer, and the socket (for timeouts and
 /// shutdown).
 pub(crate) struct Link {
@@ -185,8 +450,31 @@ pub(crate) struct Link {
     socket: TcpStream,
 }
 
-fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(16 * 1024)
+impl Link {
+    /// From now on the reader waits for frames as long as it takes (the heartbeat
+    /// watches the connection), and accepts messages within `limits`.
+    fn start_reading(&mut self, limits: &Limits) {
+        self.reader.get_mut().deadline = None;
+        self.reader.set_config(|c| {
+            c.max_message_size = Some(limits.packet);
+            c.max_frame_size = Some(limits.packet);
+        });
+    }
+}
+
+/// The reader's configuration: 16 KiB read buffer, messages and frames of at most
+/// `max_message` bytes, a bounded buffer of control frames waiting to be written.
+fn reader_config(max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_CONTROL_BYTES * 4)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}
+
+fn writer_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(0)
 }
 
 fn connect_error(message: String, e: io::Error) -> Error {
@@ -197,9 +485,21 @@ fn connect_error(message: String, e: io::Error) -> Error {
     Error::new(kind, message).with_source(e)
 }
 
-/// Opens the TCP connection to the server, or to the proxy followed by `CONNECT`.
-fn connect_tcp(config: &Config) -> Result<TcpStream> {
-    let timeout = config.request_timeout;
+/// The time left until `deadline`, or a timeout error.
+fn left(deadline: Instant, what: &str) -> Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < Duration::from_millis(1) {
+        return Err(Error::new(
+            ErrorKind::Timeout,
+            format!("{what}: the request timeout passed"),
+        ));
+    }
+    Ok(left)
+}
+
+/// Opens the TCP connection to the server, or to the proxy followed by `CONNECT`,
+/// by `deadline`.
+fn connect_tcp(config: &Config, deadline: Instant, attempt: Option<&Attempt>) -> Result<TcpStream> {
     let target = &config.target;
     let (host, port) = match &config.proxy {
         Some(proxy) => (proxy.host().to_owned(), proxy.port()),
@@ -211,12 +511,29 @@ fn connect_tcp(config: &Config) -> Result<TcpStream> {
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                stream = Some(s);
+        let timeout = left(deadline, "connecting")?;
+        // The socket is registered before it connects: on Linux, shutting down a
+        // socket still connecting makes the attempt fail at once, so a cancel does
+        // not wait for the timeout.
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        if let Some(attempt) = attempt {
+            attempt.add_socket(&TcpStream::from(socket.try_clone()?))?;
+        }
+        match socket.connect_timeout(&addr.into(), timeout) {
+            Ok(()) => {
+                stream = Some(TcpStream::from(socket));
                 break;
             }
-            Err(e) => last = Some(e),
+            Err(e) => {
+                if let Some(attempt) = attempt {
+                    attempt.check()?;
+                }
+                last = Some(e);
+            }
         }
     }
     let stream = match (stream, last) {
@@ -231,17 +548,21 @@ fn connect_tcp(config: &Config) -> Result<TcpStream> {
             ))
         }
     };
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
     let _ = stream.set_nodelay(true);
     if let Some(proxy) = &config.proxy {
-        proxy_connect(&stream, proxy, target.bare_host(), target.port)?;
+        proxy_connect(&stream, proxy, target.bare_host(), target.port, deadline)?;
     }
     Ok(stream)
 }
 
-/// Asks an HTTP proxy for a tunnel to `host:port`.
-fn proxy_connect(stream: &TcpStream, proxy: &ureq::Proxy, host: &str, port: u16) -> Result<()> {
+/// Asks an HTTP proxy for a tunnel to `host:port`, by `deadline`.
+fn proxy_connect(
+    stream: &TcpStream,
+    proxy: &ureq::Proxy,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> Result<()> {
     let authority = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -256,27 +577,30 @@ fn proxy_connect(stream: &TcpStream, proxy: &ureq::Proxy, host: &str, port: u16)
         ));
     }
     request.push_str("\r\n");
-    let mut writer = stream;
-    writer
-        .write_all(request.as_bytes())
+    let mut io = DeadlineStream::new(stream, deadline);
+    io.write_all(request.as_bytes())
         .map_err(|e| connect_error("cannot write to the proxy".into(), e))?;
-    // Read the answer's head byte by byte-ish: nothing after it may be consumed,
+    // Read the answer's head a byte at a time: nothing after it may be consumed,
     // since the tunnel's first bytes belong to the WebSocket handshake.
-    let mut reader = BufReader::with_capacity(1, stream);
-    let mut status_line = String::new();
-    reader
-        .read_line(&mut status_line)
-        .map_err(|e| connect_error("no answer from the proxy".into(), e))?;
-    let status = status_line.split_whitespace().nth(1).unwrap_or("");
-    loop {
-        let mut line = String::new();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| connect_error("no answer from the proxy".into(), e))?;
-        if n == 0 || line == "\r\n" || line == "\n" {
-            break;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
+        if head.len() >= MAX_PROXY_HEAD {
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!("the proxy's answer head exceeds {MAX_PROXY_HEAD} bytes"),
+            ));
+        }
+        match io.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => head.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(connect_error("no answer from the proxy".into(), e)),
         }
     }
+    let head = String::from_utf8_lossy(&head);
+    let status_line = head.lines().next().unwrap_or("");
+    let status = status_line.split_whitespace().nth(1).unwrap_or("");
     if !status.starts_with('2') {
         return Err(Error::new(
             ErrorKind::Connect,
@@ -286,32 +610,61 @@ fn proxy_connect(stream: &TcpStream, proxy: &ureq::Proxy, host: &str, port: u16)
     Ok(())
 }
 
-/// Connects a WebSocket to the server for the session `sid` (or a new session).
-pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> Result<Link> {
+/// Connects a WebSocket to the server for the session `sid` (or a new session), by
+/// `deadline`, accepting a first message of at most `max_message` bytes.
+pub(crate) fn open(
+    config: &Config,
+    sid: Option<&str>,
+    cookie: Option<&str>,
+    deadline: Instant,
+    max_message: usize,
+    attempt: Option<&Attempt>,
+) -> Result<Link> {
     let url = config.url(Transport::WebSocket, sid);
     log::debug!("engineio client: WebSocket {url}");
-    let tcp = connect_tcp(config)?;
+    let tcp = connect_tcp(config, deadline, attempt)?;
     let socket = tcp.try_clone()?;
-    let (read, write): (Box<dyn Read + Send>, BoxedWrite) = if config.target.secure {
+    let (read, raw) = if config.target.secure {
         #[cfg(feature = "tls")]
         {
-            let (r, w) = config.tls.connect(config.target.bare_host(), tcp)?;
-            (Box::new(r), Box::new(w))
+            let (r, w) = config.tls.connect(
+                config.target.bare_host(),
+                tcp,
+                deadline,
+                config.request_timeout,
+            )?;
+            (ReadSide::Tls(r), RawWrite::Tls(w))
         }
         #[cfg(not(feature = "tls"))]
         {
+            drop(tcp);
             return Err(Error::new(
                 ErrorKind::Config,
                 "wss needs the crate feature `tls`",
             ));
         }
     } else {
-        (Box::new(tcp.try_clone()?), Box::new(tcp))
+        (
+            ReadSide::Tcp {
+                socket: tcp.try_clone()?,
+                timer: Timer::default(),
+            },
+            RawWrite::Tcp {
+                socket: tcp,
+                timer: Timer::default(),
+            },
+        )
     };
-    let shared = SharedWrite(Arc::new(Mutex::new(write)));
+    let writer = Arc::new(WsWriter::new(
+        raw,
+        socket.try_clone()?,
+        config.request_timeout,
+    ));
     let stream = ReadHalf {
         read,
-        write: shared.clone(),
+        deadline: Some(deadline),
+        writer: Arc::clone(&writer),
+        handshaking: true,
     };
     let mut request = url
         .as_str()
@@ -329,7 +682,9 @@ pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> 
             request.headers_mut().insert("cookie", value);
         }
     }
-    let reader = match tungstenite::client::client_with_config(request, stream, Some(ws_config())) {
+    let config_ws = reader_config(max_message);
+    let mut reader = match tungstenite::client::client_with_config(request, stream, Some(config_ws))
+    {
         Ok((ws, _response)) => ws,
         Err(HandshakeError::Interrupted(_)) => {
             return Err(Error::new(
@@ -348,13 +703,17 @@ pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> 
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(0)
-                .min(64 * 1024);
+                .min(MAX_ANSWER_BYTES);
             if !config.target.secure && body.len() < declared {
                 let mut rest = vec![0; declared - body.len()];
-                if (&socket).read_exact(&mut rest).is_ok() {
+                if DeadlineStream::new(&socket, deadline)
+                    .read_exact(&mut rest)
+                    .is_ok()
+                {
                     body.extend_from_slice(&rest);
                 }
             }
+            body.truncate(MAX_ANSWER_BYTES);
             let body = String::from_utf8_lossy(&body).into_owned();
             return Err(
                 Error::new(ErrorKind::Handshake, "the server refused the WebSocket")
@@ -370,14 +729,7 @@ pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> 
             )
         }
     };
-    let writer = Arc::new(WsWriter {
-        ws: Mutex::new(WebSocket::from_raw_socket(
-            WriteOnly(shared),
-            Role::Client,
-            Some(ws_config()),
-        )),
-        socket: socket.try_clone()?,
-    });
+    reader.get_mut().handshaking = false;
     Ok(Link {
         reader,
         writer,
@@ -385,12 +737,19 @@ pub(crate) fn open(config: &Config, sid: Option<&str>, cookie: Option<&str>) -> 
     })
 }
 
-/// Reads one packet within the socket's read timeout.
+/// Reads one packet, by the reader's deadline (control frames are answered and
+/// skipped, but they do not extend it).
 fn read_packet(reader: &mut WebSocket<ReadHalf>) -> Result<Packet> {
     loop {
+        if let Some(deadline) = reader.get_ref().deadline {
+            left(deadline, "waiting for a WebSocket message")?;
+        }
         return match reader.read() {
             Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
-                crate::transport::ws::from_message(m).map(|p| p.expect("a data message"))
+                match crate::transport::ws::from_message(m)? {
+                    Some(packet) => Ok(packet),
+                    None => continue,
+                }
             }
             Ok(WsMessage::Close(_)) => Err(Error::new(
                 ErrorKind::NotConnected,
@@ -398,14 +757,31 @@ fn read_packet(reader: &mut WebSocket<ReadHalf>) -> Result<Packet> {
             )),
             Ok(_) => continue,
             Err(tungstenite::Error::Io(e)) => Err(connect_error("WebSocket read failed".into(), e)),
+            Err(tungstenite::Error::Capacity(e)) => Err(Error::new(
+                ErrorKind::Handshake,
+                "the server's first WebSocket message is too large",
+            )
+            .with_source(e)),
             Err(e) => Err(Error::new(ErrorKind::Connect, "WebSocket read failed").with_source(e)),
         };
     }
 }
 
-/// A WebSocket-only connection: the handshake is the first frame (H7).
-pub(crate) fn handshake(config: &Config) -> Result<(Handshake, Link)> {
-    let mut link = open(config, None, None)?;
+/// A WebSocket-only connection: the handshake is the first frame (H7), all by
+/// `deadline`.
+pub(crate) fn handshake(
+    config: &Config,
+    deadline: Instant,
+    attempt: &Attempt,
+) -> Result<(Handshake, Link)> {
+    let mut link = open(
+        config,
+        None,
+        None,
+        deadline,
+        Limits::handshake().packet,
+        Some(attempt),
+    )?;
     let packet = read_packet(&mut link.reader)?;
     let handshake = match packet {
         Packet::Open(json) => Handshake::from_json(&json).map_err(|e| {
@@ -421,13 +797,14 @@ pub(crate) fn handshake(config: &Config) -> Result<(Handshake, Link)> {
             ))
         }
     };
+    incoming::check_heartbeat(config, &handshake)?;
     Ok((handshake, link))
 }
 
 /// Starts the reader thread of a connection whose transport is this WebSocket.
-pub(crate) fn start_reader(conn: &Arc<Conn>, link: Link) -> Result<()> {
-    let Link { reader, socket, .. } = link;
-    socket.set_read_timeout(None)?;
+pub(crate) fn start_reader(conn: &Arc<Conn>, mut link: Link) -> Result<()> {
+    link.start_reading(&conn.limits);
+    let Link { reader, .. } = link;
     let c = Arc::clone(conn);
     conn.spawn("ws", move || read_loop(&c, reader))
 }
@@ -436,11 +813,17 @@ fn read_loop(conn: &Conn, mut reader: WebSocket<ReadHalf>) {
     loop {
         let packet = match reader.read() {
             Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
-                match crate::transport::ws::from_message(m) {
+                let decoded = crate::transport::ws::from_message(m).and_then(|p| {
+                    if let Some(Packet::Message(message)) = &p {
+                        conn.limits.check_message(message)?;
+                    }
+                    Ok(p)
+                });
+                match decoded {
                     Ok(Some(packet)) => packet,
                     Ok(None) => continue,
                     Err(e) => {
-                        log::warn!("engineio client: undecodable WebSocket message: {e}");
+                        log::warn!("engineio client: refused WebSocket message: {e}");
                         conn.transport_ended(Reason::TransportError);
                         return;
                     }
@@ -518,10 +901,14 @@ fn upgrade_failed(conn: &Conn, why: &str) {
 
 fn upgrade(conn: &Conn) {
     let timeout = conn.config.request_timeout;
+    let started = Instant::now();
     let mut link = match open(
         &conn.config,
         Some(&conn.handshake.sid),
         conn.cookie.as_deref(),
+        started + timeout,
+        conn.limits.packet,
+        None,
     ) {
         Ok(link) => link,
         Err(e) => return upgrade_failed(conn, &e.to_string()),
@@ -547,8 +934,7 @@ fn upgrade(conn: &Conn) {
     };
 
     // 1. Probe: `2probe` must be answered by `3probe` within the request timeout.
-    let started = Instant::now();
-    if let Err(e) = link.writer.lock().send(&Packet::Ping("probe".into())) {
+    if let Err(e) = link.writer.send(&Packet::Ping("probe".into())) {
         return abandon(&link, &e.to_string());
     }
     match read_packet(&mut link.reader) {
@@ -583,14 +969,19 @@ fn upgrade(conn: &Conn) {
         }
     }
 
-    // 3. `5`, then everything queued meanwhile, over the WebSocket, in order.
+    // 3. `5`, then everything queued meanwhile, over the WebSocket, in order. The
+    // writer lock is taken before the WebSocket is published to senders (it is
+    // free: nobody else knows this writer), so nothing can go before `5`.
     {
         let mut state = conn.state.lock();
         if state.closed.is_some() || state.closing {
             drop(state);
             return abandon(&link, "the connection is closing");
         }
-        let mut writer = link.writer.lock();
+        let Some(mut writer) = link.writer.try_begin() else {
+            drop(state);
+            return abandon(&link, "the new WebSocket's writer is busy");
+        };
         let mut packets = vec![Packet::Upgrade];
         packets.extend(state.outbox.drain(..));
         state.outbox_bytes = 0;
@@ -614,10 +1005,6 @@ fn upgrade(conn: &Conn) {
         conn.handshake.sid,
         started.elapsed()
     );
-    if let Err(e) = link.socket.set_read_timeout(None) {
-        log::warn!("engineio client: {e}");
-        conn.transport_ended(Reason::TransportError);
-        return;
-    }
+    link.start_reading(&conn.limits);
     read_loop(conn, link.reader);
 }
