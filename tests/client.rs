@@ -721,3 +721,22 @@ fn a_full_outgoing_queue_refuses_sends_instead_of_growing() {
     client.disconnect();
     app.shutdown();
 }
+
+#[test]
+fn messages_larger_than_the_servers_max_payload_arrive() {
+    let _dog = support::watchdog(60, "messages above maxPayload");
+    // maxPayload bounds what the server accepts, not what it sends.
+    let (app, url, _) = echo_server(Server::builder().max_payload(64 * 1024));
+    for transports in [&[Transport::Polling][..], &[Transport::WebSocket][..]] {
+        let client = Client::builder(&url)
+            .transports(transports)
+            .connect()
+            .unwrap();
+        let events = client.events();
+        let sid = client.sid().unwrap();
+        let big = vec![9u8; 3 << 20];
+        app.server().send(&sid, big.clone()).unwrap();
+        assert_eq!(next_message(&events).as_bytes(), &big[..], "{transports:?}");
+        client.disconnect();
+    }
+}

@@ -51,7 +51,7 @@ impl Handlers {
 /// # Ok::<(), engineio::Error>(())
 /// ```
 pub struct ClientBuilder {
-    options: Options,
+    pub(crate) options: Options,
     handlers: Handlers,
 }
 
@@ -202,14 +202,15 @@ impl ClientBuilder {
     /// The largest message the client accepts from the server, in bytes of text or
     /// binary data. A larger one ends the connection with
     /// [`Reason::TransportError`]. The same limit, with base64's third added, bounds
-    /// each packet of a long-poll response and each WebSocket message as they travel,
-    /// and a long-poll response holds at most 16 of them.
+    /// each packet of a long-poll response and each WebSocket message as they travel;
+    /// a long-poll response holds at most 16 packets of this size when it is set
+    /// (else of the server's `maxPayload`), or one of the largest message.
     ///
-    /// Defaults to the `maxPayload` the server advertises in its handshake (1,000,000
-    /// when it does not say), kept within 64 KiB ..= 64 MiB: the server is held to
-    /// the limit it holds the client to. Engine.IO does not limit what a server
-    /// sends, though: set this when yours sends messages larger than its own
-    /// `maxPayload`. [`build`](Self::build) accepts 1 KiB to 1 GiB.
+    /// Defaults to the larger of 16 MiB and the `maxPayload` the server advertises in
+    /// its handshake (1,000,000 when it does not say; at most 64 MiB): Engine.IO does
+    /// not limit what a server sends, only what it accepts, so messages larger than
+    /// the server's `maxPayload` are normal. [`build`](Self::build) accepts 1 KiB to
+    /// 1 GiB.
     ///
     /// ```
     /// # use engineio::client::Client;

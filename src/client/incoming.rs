@@ -4,13 +4,15 @@
 //! Every limit comes from the server's handshake and the configuration:
 //!
 //! - the **message limit** is [`ClientBuilder::max_message_bytes`] when set, else the
-//!   `maxPayload` the server advertised (1,000,000 when it says nothing), kept within
-//!   64 KiB ..= 64 MiB: the client holds the server to the limit the server holds the
-//!   client to;
+//!   larger of 16 MiB and the `maxPayload` the server advertised (1,000,000 when it
+//!   says nothing; taken within 64 KiB ..= 64 MiB): Engine.IO does not limit what a
+//!   server sends, only what it accepts;
 //! - the **packet limit** is what a message of that size takes on the wire, base64
 //!   included (`b` + 4/3 of it): a polling packet or a WebSocket message;
-//! - a **long-poll response** holds at most 16 packet limits ([`POLL_PACKETS`]), and at
-//!   most [`MAX_CONTROL_PACKETS`] packets other than messages;
+//! - a **long-poll response** holds at most 16 packets of the server's `maxPayload`
+//!   (of `max_message_bytes` when set), or one of the message limit, whichever is
+//!   more ([`POLL_PACKETS`]), and at most [`MAX_CONTROL_PACKETS`] packets other than
+//!   messages;
 //! - the **OPEN packet** is at most [`MAX_OPEN_BYTES`]; other bodies (POST answers, a
 //!   refused handshake's or a failed poll's body) at most [`MAX_ANSWER_BYTES`];
 //! - the advertised `pingInterval` and `pingTimeout` at most
@@ -44,9 +46,17 @@ pub(crate) const MAX_CONTROL_PACKETS: usize = 16;
 pub(crate) const POLL_PACKETS: u64 = 16;
 /// The server's `maxPayload` when it does not advertise one (the protocol's default).
 const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
-/// The message limit derived from `maxPayload` stays within these bounds.
+/// The server's `maxPayload` is taken within these bounds.
 const MIN_DERIVED: u64 = 64 * 1024;
 const MAX_DERIVED: u64 = 64 << 20;
+/// Engine.IO does not limit what a server sends (its `maxPayload` bounds what it
+/// accepts), so by default the client accepts messages at least this large.
+const MIN_MESSAGE: u64 = 16 << 20;
+
+/// What a message of `len` bytes may take as a packet on the wire: `b` and base64.
+fn wire_len(len: usize) -> usize {
+    2 + 4 * len.div_ceil(3)
+}
 /// What an event costs in a bounded event queue besides its bytes, so that a flood of
 /// empty messages is bounded too.
 pub(crate) const EVENT_OVERHEAD: usize = 64;
@@ -66,21 +76,21 @@ pub(crate) struct Limits {
 impl Limits {
     /// The limits of a session, once its handshake is known.
     pub(crate) fn new(config: &Config, handshake: &Handshake) -> Limits {
-        let message = match config.max_message {
-            Some(n) => n,
-            None => {
-                let advertised = match handshake.max_payload {
-                    0 => DEFAULT_MAX_PAYLOAD,
-                    n => n,
-                };
-                advertised.clamp(MIN_DERIVED, MAX_DERIVED) as usize
-            }
-        };
-        let packet = 2 + 4 * message.div_ceil(3);
+        let advertised = match handshake.max_payload {
+            0 => DEFAULT_MAX_PAYLOAD,
+            n => n,
+        }
+        .clamp(MIN_DERIVED, MAX_DERIVED) as usize;
+        let message = config
+            .max_message
+            .unwrap_or_else(|| advertised.max(MIN_MESSAGE as usize));
+        let packet = wire_len(message);
+        // Up to 16 packets of the server's own size, or one of the largest message.
+        let batch = wire_len(config.max_message.unwrap_or(advertised)) as u64 * POLL_PACKETS;
         Limits {
             message,
             packet,
-            body: packet as u64 * POLL_PACKETS + (POLL_PACKETS - 1),
+            body: batch.max(packet as u64) + (POLL_PACKETS - 1),
         }
     }
 
@@ -435,12 +445,27 @@ mod tests {
             max_payload: 100_000,
         };
         let l = Limits::new(&config, &handshake);
-        assert_eq!(l.message, 100_000);
-        let packet = Packet::binary(vec![0u8; 100_000]).encode();
+        // Messages larger than the server's maxPayload are normal: 16 MiB at least.
+        assert_eq!(l.message, 16 << 20);
+        let packet = Packet::binary(vec![0u8; 16 << 20]).encode();
         assert!(packet.len() <= l.packet, "{} > {}", packet.len(), l.packet);
+        // A response: 16 packets of maxPayload, or one of the largest message.
+        let small = Packet::binary(vec![0u8; 100_000]).encode().len() as u64;
+        assert!(l.body >= POLL_PACKETS * small);
+        assert!(l.body >= l.packet as u64);
+        assert!(l.body < l.packet as u64 + POLL_PACKETS * small);
+        // Set explicitly, the limit is the option's.
+        let set = Config::new(
+            crate::client::Client::builder("http://h")
+                .max_message_bytes(100_000)
+                .options,
+        )
+        .unwrap();
+        let l = Limits::new(&set, &handshake);
+        assert_eq!(l.message, 100_000);
         assert!(l.body >= POLL_PACKETS * l.packet as u64);
         // Absurd values are kept within bounds.
-        for (advertised, want) in [(0, 1_000_000), (1, 64 * 1024), (u64::MAX, 64 << 20)] {
+        for (advertised, want) in [(0, 16 << 20), (1, 16 << 20), (u64::MAX, 64 << 20)] {
             let h = Handshake {
                 max_payload: advertised,
                 ..handshake.clone()
