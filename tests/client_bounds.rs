@@ -14,7 +14,7 @@
 //! client in a child process (this test binary, re-invoked) whose peak RSS (VmHWM) is
 //! read at the end.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -25,76 +25,9 @@ use engineio::client::{Client, Event, Events, Reason, State};
 use engineio::{ErrorKind, Message, Transport};
 
 mod support;
+use support::fakehttp::{disconnect_reason, read_request, Request};
 
 // ------------------------------------------------------------------ a raw server
-
-/// One HTTP request head (and its `Content-Length` body).
-#[derive(Clone, Debug, Default)]
-struct Request {
-    method: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has_sid(&self) -> bool {
-        self.query.split('&').any(|p| p.starts_with("sid="))
-    }
-
-    fn is_upgrade(&self) -> bool {
-        self.header("upgrade").is_some()
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let target = parts.next()?.to_owned();
-    let query = target
-        .split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or("")
-        .to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((n, v)) = h.split_once(':') {
-            headers.push((n.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    let mut request = Request {
-        method,
-        query,
-        headers,
-        body: Vec::new(),
-    };
-    let len: usize = request
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    request.body = vec![0; len];
-    reader.read_exact(&mut request.body).ok()?;
-    Some(request)
-}
 
 /// What a handler does with the connection after a request.
 enum Next {
@@ -215,18 +148,6 @@ fn drain(conn: &TcpStream, read: Arc<AtomicU64>) {
             read.fetch_add(n as u64, Ordering::Relaxed);
         }
     });
-}
-
-fn disconnect_reason(events: &Events, within: Duration) -> Reason {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(left) {
-            Ok(Event::Disconnect(reason)) => return reason,
-            Ok(_) => continue,
-            Err(e) => panic!("no disconnect within {within:?}: {e:?}"),
-        }
-    }
 }
 
 const MIB: u64 = 1024 * 1024;

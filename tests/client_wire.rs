@@ -2,41 +2,20 @@
 //! servers misbehave: ping timeout on both transports, pong data, the POST format and
 //! batching, packets after OPEN, bad handshakes and polls, a failed upgrade probe.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engineio::client::{Client, Event, Events, Reason};
+use engineio::client::{Client, Event, Reason};
 use engineio::{ErrorKind, Message, Transport};
 use tungstenite::protocol::Role;
 use tungstenite::{Message as WsMessage, WebSocket};
 
 mod support;
-
-/// One HTTP request as the fake server saw it.
-#[derive(Clone, Debug)]
-struct Request {
-    method: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has_sid(&self) -> bool {
-        self.query.split('&').any(|p| p.starts_with("sid="))
-    }
-}
+use support::fakehttp::{disconnect_reason, read_request, Request};
 
 /// What the script answers to an HTTP request.
 enum Reply {
@@ -83,46 +62,8 @@ fn serve(conn: TcpStream, script: &Script, log: &Mutex<Vec<Request>>) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut conn = conn;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some(request) = read_request(&mut reader) else {
             return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("").to_owned();
-        let query = target
-            .split_once('?')
-            .map(|(_, q)| q)
-            .unwrap_or("")
-            .to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':') {
-                headers.push((n.trim().to_owned(), v.trim().to_owned()));
-            }
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let request = Request {
-            method,
-            query,
-            headers,
-            body,
         };
         log.lock().unwrap().push(request.clone());
         match script(&request) {
@@ -164,16 +105,6 @@ fn open_packet(sid: &str, upgrades: &str, interval: u64, timeout: u64, max: u64)
     format!(
         r#"0{{"sid":"{sid}","upgrades":[{upgrades}],"pingInterval":{interval},"pingTimeout":{timeout},"maxPayload":{max}}}"#
     )
-}
-
-fn disconnect_reason(events: &Events, within: Duration) -> Reason {
-    loop {
-        match events.recv_timeout(within) {
-            Ok(Event::Disconnect(reason)) => return reason,
-            Ok(_) => continue,
-            Err(e) => panic!("no disconnect within {within:?}: {e:?}"),
-        }
-    }
 }
 
 #[test]

@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod connect_proxy;
+pub mod fakehttp;
 pub mod rawhttp;
 pub mod rawws;
 
