@@ -230,3 +230,28 @@ fn a_disconnect_before_the_probe_refuses_the_upgrade_cleanly_and_closes_over_pol
     let q = format!("EIO=4&transport=polling&sid={sid}");
     assert_eq!(get(a, &q).text(), "4queued\u{1e}1");
 }
+
+#[test]
+fn a_refused_probe_whose_client_never_answers_the_close_is_still_dropped() {
+    let _dog = support::watchdog(60, "refused probe, silent peer");
+    let app = server();
+    let a = app.local_addr();
+    let sid = handshake(a);
+    let ws = support::rawws::connect(a, &format!("EIO=4&transport=websocket&sid={sid}"));
+    let mut tcp = ws.into_inner();
+    app.server().disconnect(&sid).unwrap();
+    // The close goes over polling at once...
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    assert_eq!(get(a, &q).text(), "1");
+    // ...and the probe, which never answers its close frame, is dropped soon after.
+    let start = Instant::now();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut tcp, &mut got);
+    assert!(got.ends_with(&[0x88, 0x02, 0x03, 0xe8]), "{got:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}

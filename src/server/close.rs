@@ -62,7 +62,8 @@ impl Inner {
                 gen,
             );
         }
-        if closed.hard_close {
+        // (Cancelling the timers above also cancelled an earlier hard close.)
+        if closed.hard_close || session.has_closing_ws() {
             self.schedule_hard_close(session);
         }
         if closed.client_grace {
@@ -85,9 +86,14 @@ impl Inner {
             .push(session, Instant::now() + WS_CLOSE_WAIT, Timer::HardClose, 0);
     }
 
-    /// A long-poll delivered the close packet of a closing session.
+    /// A long-poll (or the new WebSocket) delivered the close packet of a closing
+    /// session: its close timeout no longer matters; its closed WebSockets still get
+    /// their hard close.
     pub(crate) fn close_delivered(&self, session: &Arc<Session>, forget: bool) {
         self.heartbeat.cancel(session);
+        if session.has_closing_ws() {
+            self.schedule_hard_close(session);
+        }
         if forget {
             self.table.remove(session);
         }

@@ -827,6 +827,11 @@ impl Session {
         st.phase == Phase::Closing && st.hb_gen == gen
     }
 
+    /// Whether WebSockets closed by us still wait for their peer's close.
+    pub(crate) fn has_closing_ws(&self) -> bool {
+        !self.state.lock().closing_ws.is_empty()
+    }
+
     /// The WebSockets closed by us and still waiting for their peer, taken, for the
     /// hard-close deadline. Those still writing out what was queued before the close
     /// are kept (`true`: check again later).

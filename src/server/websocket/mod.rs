@@ -256,7 +256,6 @@ impl Reader {
                         Upgraded::Closed { forget } => {
                             // Closed meanwhile: the close went over this WebSocket.
                             inner.close_delivered(session, forget);
-                            inner.schedule_hard_close(session);
                             self.role = Role::Transport;
                         }
                         Upgraded::Stale => break End::Quiet,
