@@ -293,7 +293,30 @@ fn client_close_gives_pending_get_a_noop_and_fires_client_disconnect_once() {
         post(a, &q, "4x").text(),
         r#"{"code":1,"message":"Session ID unknown"}"#
     );
+    // C2: the pending GET got the noop; a later GET is not given another.
+    assert_eq!(
+        get(a, &q).text(),
+        r#"{"code":1,"message":"Session ID unknown"}"#
+    );
     wait_for("an empty session table", || app.server().table_size() == 0);
+    app.shutdown();
+}
+
+#[test]
+fn a_get_trailing_a_client_close_gets_one_noop_only_if_none_was_pending() {
+    let _dog = support::watchdog(120, "C2 grace noop");
+    let (app, _) = start(Server::builder());
+    let a = app.local_addr();
+    let sid = handshake(a);
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    assert_eq!(post(a, &q, "1").text(), "ok");
+    // No GET was pending at the close: the first one that trails it gets a noop...
+    assert_eq!(get(a, &q).text(), "6");
+    // ...once.
+    assert_eq!(
+        get(a, &q).text(),
+        r#"{"code":1,"message":"Session ID unknown"}"#
+    );
     app.shutdown();
 }
 

@@ -78,8 +78,7 @@ fn full_upgrade_moves_queued_packets_to_the_websocket_in_order() {
     assert_eq!((r.status, r.text().as_str()), (400, E3));
     let r = post(addr, &sid, "4late");
     assert_eq!((r.status, r.text().as_str()), (400, E3));
-    let e = rawws::try_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).unwrap_err();
-    assert_eq!((e.status, e.body.as_str()), (400, E3));
+    rawws::assert_refused_with_close(addr, &format!("EIO=4&transport=websocket&sid={sid}"));
     assert!(server.is_connected(&sid));
     rawws::send_text(&mut ws, "4still fine");
     assert_eq!(rawws::recv_text(&mut ws), "4still fine");
@@ -270,8 +269,7 @@ fn a_second_probe_while_probing_is_refused() {
     let addr = app.local_addr();
     let sid = handshake(addr);
     let mut ws = probe(addr, &sid);
-    let e = rawws::try_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).unwrap_err();
-    assert_eq!((e.status, e.body.as_str()), (400, E3));
+    rawws::assert_refused_with_close(addr, &format!("EIO=4&transport=websocket&sid={sid}"));
     rawws::send_text(&mut ws, "2probe");
     assert_eq!(rawws::recv_text(&mut ws), "3probe");
     app.shutdown();

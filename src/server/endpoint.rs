@@ -53,6 +53,8 @@ enum Routed {
     WebSocket(Arc<Session>, String),
     /// An upgrade request for a polling session.
     Upgrade(Arc<Session>, String),
+    /// A WebSocket for a session that has or is opening one (W5): `101`, then a close.
+    SecondWebSocket(String),
 }
 
 /// Serves one request under the Engine.IO path.
@@ -74,10 +76,15 @@ pub(crate) fn serve(inner: &Arc<Inner>, ex: &mut Exchange<'_>) -> Outcome {
             return Outcome::Upgraded;
         }
         Routed::Upgrade(session, accept) => {
-            if websocket::serve_upgrade(inner, &session, ex, &accept).is_ok() {
-                return Outcome::Upgraded;
+            if websocket::serve_upgrade(inner, &session, ex, &accept).is_err() {
+                // A probe is open already (W5).
+                websocket::refuse_second(ex, &accept);
             }
-            reject(&ex.request, ProtocolError::BadRequest, "second websocket")
+            return Outcome::Upgraded;
+        }
+        Routed::SecondWebSocket(accept) => {
+            websocket::refuse_second(ex, &accept);
+            return Outcome::Upgraded;
         }
     };
     if !matches!(
@@ -183,18 +190,24 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                         "upgrades not allowed",
                     ));
                 }
-                if session.transport() != Transport::Polling || session.is_closing() {
-                    // W5, X5.
+                if session.is_closing() {
                     return Routed::Respond(reject(
                         req,
-                        ProtocolError::BadRequest,
-                        "second websocket",
+                        ProtocolError::UnknownSid,
+                        "session closed",
                     ));
                 }
-                return match handshake::accept_key(req) {
-                    Ok(accept) => Routed::Upgrade(session, accept),
-                    Err(why) => Routed::Respond(reject(req, ProtocolError::BadRequest, why)),
+                let accept = match handshake::accept_key(req) {
+                    Ok(accept) => accept,
+                    Err(why) => {
+                        return Routed::Respond(reject(req, ProtocolError::BadRequest, why))
+                    }
                 };
+                if session.transport() != Transport::Polling {
+                    // W5: the session has its WebSocket (upgraded, or WebSocket-only).
+                    return Routed::SecondWebSocket(accept);
+                }
+                return Routed::Upgrade(session, accept);
             }
             if session.transport() != Transport::Polling {
                 return Routed::Respond(reject(

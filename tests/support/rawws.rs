@@ -101,3 +101,12 @@ pub fn recv_until_close(ws: &mut Ws) -> (Vec<Frame>, Option<u16>) {
 pub fn code(c: u16) -> CloseCode {
     CloseCode::from(c)
 }
+
+/// W5: a second WebSocket for a session that has (or is opening) one gets `101`, then
+/// at once a close frame 1000 and nothing else.
+pub fn assert_refused_with_close(addr: SocketAddr, query: &str) {
+    let mut ws = connect(addr, query);
+    let (frames, code) = recv_until_close(&mut ws);
+    assert!(frames.is_empty(), "{frames:?}");
+    assert_eq!(code, Some(1000));
+}

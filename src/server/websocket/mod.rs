@@ -146,6 +146,21 @@ pub(crate) fn serve_upgrade(
     Ok(())
 }
 
+/// A WebSocket for a session that already has or is opening one (W5): `101`, then at
+/// once a close frame 1000, and the connection ends once the peer answers (at most
+/// [`CLOSE_WAIT`]). The session is not touched. WebSocket clients report this as a
+/// close, where a refused handshake would be an error.
+pub(crate) fn refuse_second(ex: &mut Exchange<'_>, accept: &str) {
+    let (stream, _, guard) = ex.take_connection();
+    log::debug!("a second websocket for a session that has one: closed at once");
+    let close = [0x88, 0x02, 0x03, 0xe8];
+    if write_101(&stream, accept, &[]).is_ok() && (&*stream).write_all(&close).is_ok() {
+        drain(&stream);
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(guard);
+}
+
 fn wants_b64(ex: &Exchange<'_>) -> bool {
     ex.request.query("b64").is_some_and(|v| !v.is_empty())
 }
