@@ -76,6 +76,8 @@
 mod error;
 pub mod packet;
 pub mod payload;
+mod reason;
+mod sid;
 mod transport;
 
 #[cfg(feature = "server")]
@@ -84,6 +86,28 @@ pub mod server;
 #[cfg(feature = "client")]
 pub mod client;
 
+/// The channel crate behind [`client::Events::receiver`] (`crossbeam-channel`),
+/// re-exported so that its types can be named and its `select!` used without a
+/// dependency of your own.
+#[cfg(feature = "client")]
+pub use crossbeam_channel as channel;
+
+/// The `http` crate, whose types appear in the server's API ([`server::App::fallback`],
+/// [`server::Request`]), re-exported so that you need no dependency of your own.
+#[cfg(feature = "server")]
+pub use http;
+
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) holds binary messages
+/// ([`Message::Binary`]), re-exported.
+pub use bytes;
+
+/// The `serde` crate, whose `Serialize` bounds `send_json` and
+/// [`server::Rejection::with_data`], re-exported (derive `Serialize` with your own
+/// `serde` dependency and its `derive` feature, or pass maps, strings and numbers).
+pub use serde;
+
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Handshake, Message, Packet, PacketType};
+pub use reason::Reason;
+pub use sid::Sid;
 pub use transport::Transport;

@@ -135,7 +135,6 @@ mod websocket;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,57 +144,13 @@ use parking_lot::{Condvar, Mutex};
 pub use self::config::ClientBuilder;
 pub use crate::packet::{Handshake, Message};
 pub use crate::transport::Transport;
+pub use crate::{Reason, Sid};
 
 use self::config::{Config, Handlers};
 use self::conn::{Attempt, Conn};
 use self::inbox::{Inbox, Internal};
 use crate::packet::Packet;
 use crate::{Error, ErrorKind, Result};
-
-/// Why a connection ended, as given to the disconnect handler and in
-/// [`Event::Disconnect`]. The strings are python-engineio's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    /// The client closed the connection: [`Client::disconnect`], [`Client::abort`] or
-    /// dropping the last handle.
-    ClientDisconnect,
-    /// The server closed the session: it sent a CLOSE packet, or closed the WebSocket
-    /// with code 1000 (normal) or 1001 (going away).
-    ServerDisconnect,
-    /// No ping arrived within ping interval + ping timeout.
-    PingTimeout,
-    /// The connection dropped without a close from either side.
-    TransportClose,
-    /// A request failed, the server answered a non-2xx status or an undecodable body,
-    /// or it closed the WebSocket with an error code.
-    TransportError,
-}
-
-impl Reason {
-    /// The reason as python-engineio names it: `"client disconnect"`,
-    /// `"server disconnect"`, `"ping timeout"`, `"transport close"`,
-    /// `"transport error"`.
-    ///
-    /// ```
-    /// assert_eq!(engineio::client::Reason::PingTimeout.as_str(), "ping timeout");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::ClientDisconnect => "client disconnect",
-            Reason::ServerDisconnect => "server disconnect",
-            Reason::PingTimeout => "ping timeout",
-            Reason::TransportClose => "transport close",
-            Reason::TransportError => "transport error",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Something that happened on a connection, as [`Client::events`] yields it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,13 +201,16 @@ impl Events {
     ///
     /// # Errors
     ///
-    /// [`RecvTimeoutError::Timeout`] when none came in time;
-    /// [`RecvTimeoutError::Disconnected`] after the connection's last event.
-    pub fn recv_timeout(&self, timeout: Duration) -> std::result::Result<Event, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
-            crossbeam_channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
-        })
+    /// [`RecvTimeoutError::Timeout`](crate::channel::RecvTimeoutError::Timeout) when
+    /// none came in time;
+    /// [`RecvTimeoutError::Disconnected`](crate::channel::RecvTimeoutError::Disconnected)
+    /// after the connection's last event. The error is the channel crate's, as
+    /// [`receiver`](Self::receiver)'s (re-exported as [`engineio::channel`](crate::channel)).
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<Event, crate::channel::RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
     }
 
     /// The next event if one is waiting, without blocking.
@@ -260,8 +218,30 @@ impl Events {
         self.rx.try_recv().ok()
     }
 
-    /// The underlying crossbeam receiver, for `select!` over several channels.
-    pub fn receiver(&self) -> &crossbeam_channel::Receiver<Event> {
+    /// The underlying channel receiver, for
+    /// [`select!`](crate::channel::select) over several channels (the channel crate,
+    /// `crossbeam-channel`, is re-exported as [`engineio::channel`](crate::channel)).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use engineio::channel::{select, tick};
+    /// use engineio::client::Client;
+    ///
+    /// let client = Client::builder("http://127.0.0.1:5000").connect()?;
+    /// let events = client.events();
+    /// let ticks = tick(Duration::from_secs(1));
+    /// loop {
+    ///     select! {
+    ///         recv(events.receiver()) -> event => match event {
+    ///             Ok(event) => println!("{event:?}"),
+    ///             Err(_) => break, // the connection's last event has passed
+    ///         },
+    ///         recv(ticks) -> _ => println!("tick"),
+    ///     }
+    /// }
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn receiver(&self) -> &crate::channel::Receiver<Event> {
         &self.rx
     }
 }
@@ -583,7 +563,7 @@ impl Client {
     /// ```no_run
     /// # use engineio::client::Client;
     /// # let client = Client::builder("http://127.0.0.1:5000").connect()?;
-    /// client.send_json(&serde_json::json!({"op": "join", "room": 7}))?;
+    /// client.send_json(&std::collections::BTreeMap::from([("op", "join"), ("room", "7")]))?;
     /// # Ok::<(), engineio::Error>(())
     /// ```
     pub fn send_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
@@ -741,8 +721,8 @@ impl Client {
     }
 
     /// The session id, while connected.
-    pub fn sid(&self) -> Option<String> {
-        self.conn().map(|c| c.handshake.sid.clone())
+    pub fn sid(&self) -> Option<Sid> {
+        self.conn().map(|c| Sid::received(&c.handshake.sid))
     }
 
     /// What the server said in its handshake, while connected.

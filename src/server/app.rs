@@ -25,7 +25,7 @@ type Fallback = dyn Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + Send
 /// let server = Server::builder().build()?;
 /// let running = App::new(server)
 ///     .static_files(StaticFiles::new().file("/", "index.html").dir("/static", "public"))
-///     .fallback(|_req| http::Response::builder().status(418).body(Vec::new()).unwrap())
+///     .fallback(|_req| engineio::http::Response::builder().status(418).body(Vec::new()).unwrap())
 ///     .listen("127.0.0.1:5000")?;
 /// println!("listening on {}", running.local_addr());
 /// running.wait();

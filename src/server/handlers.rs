@@ -1,55 +1,7 @@
 //! The application's handlers, what they are given, and the connect handler's
 //! refusal.
 
-use std::fmt;
-
-use super::{Message, Request, Server, Sid};
-
-/// Why a session ended, as given to the disconnect handler. The strings are
-/// python-engineio's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    /// The client sent a close packet.
-    ClientDisconnect,
-    /// The application closed the session, or the server shut down.
-    ServerDisconnect,
-    /// The client did not answer a ping in time.
-    PingTimeout,
-    /// The client's connection closed without a close packet.
-    TransportClose,
-    /// The transport failed: a write error, a dropped long-poll, a duplicate request,
-    /// an oversized body or message, a protocol violation.
-    TransportError,
-    /// The client sent something that is not valid Engine.IO.
-    ParseError,
-}
-
-impl Reason {
-    /// The reason as python-engineio names it: `"client disconnect"`,
-    /// `"server disconnect"`, `"ping timeout"`, `"transport close"`,
-    /// `"transport error"`, `"parse error"`.
-    ///
-    /// ```
-    /// assert_eq!(engineio::server::Reason::PingTimeout.as_str(), "ping timeout");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::ClientDisconnect => "client disconnect",
-            Reason::ServerDisconnect => "server disconnect",
-            Reason::PingTimeout => "ping timeout",
-            Reason::TransportClose => "transport close",
-            Reason::TransportError => "transport error",
-            Reason::ParseError => "parse error",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use super::{Message, Reason, Request, Server, Sid};
 
 /// A connect handler's refusal: the client gets `401` with `data` as the JSON body.
 ///
@@ -57,7 +9,8 @@ impl fmt::Display for Reason {
 /// use engineio::server::Rejection;
 ///
 /// let plain = Rejection::new(); // body "Unauthorized"
-/// let detailed = Rejection::with_data(serde_json::json!({"error": "bad token"}));
+/// // Any `Serialize` value: here a map, sent as `{"error":"bad token"}`.
+/// let detailed = Rejection::with_data(std::collections::BTreeMap::from([("error", "bad token")]));
 /// # drop((plain, detailed));
 /// ```
 #[derive(Clone, Debug)]

@@ -1,16 +1,16 @@
-//! Session ids.
+//! Session ids, as the server hands them out and the client receives them.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use base64::Engine as _;
-
-/// A session id: 22 URL-safe characters (`[A-Za-z0-9_-]`) carrying 128 bits from the
-/// operating system's CSPRNG, unless a custom generator was configured.
+/// A session id. Our server makes them of 22 URL-safe characters (`[A-Za-z0-9_-]`)
+/// carrying 128 bits from the operating system's CSPRNG, unless a custom generator
+/// was configured; the client holds whatever its server sent.
 ///
-/// It dereferences to `&str`, so it can be passed wherever a sid string is expected.
+/// It is cheap to clone and dereferences to `&str`, so it can be passed wherever a sid
+/// string is expected (the server's methods take `&str`).
 ///
 /// ```no_run
 /// # let server = engineio::server::Server::builder().build().unwrap();
@@ -22,8 +22,16 @@ use base64::Engine as _;
 pub struct Sid(Arc<str>);
 
 impl Sid {
+    /// A sid as received (the client's, from its server's handshake).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn received(s: &str) -> Sid {
+        Sid(s.into())
+    }
+
     /// A fresh random sid, or `None` if the OS random source failed.
+    #[cfg(feature = "server")]
     pub(crate) fn generate() -> Option<Sid> {
+        use base64::Engine as _;
         let mut bytes = [0u8; 16];
         if let Err(e) = getrandom::getrandom(&mut bytes) {
             log::error!("the OS random source failed: {e}");
@@ -35,6 +43,7 @@ impl Sid {
     }
 
     /// A sid from a custom generator, if it is non-empty and URL-safe.
+    #[cfg(feature = "server")]
     pub(crate) fn from_custom(s: String) -> Option<Sid> {
         let ok = !s.is_empty()
             && s.len() <= 128
@@ -92,7 +101,37 @@ impl PartialEq<&str> for Sid {
     }
 }
 
-#[cfg(test)]
+impl PartialEq<String> for Sid {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<Sid> for str {
+    fn eq(&self, other: &Sid) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Sid> for &str {
+    fn eq(&self, other: &Sid) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Sid> for String {
+    fn eq(&self, other: &Sid) -> bool {
+        self.as_str() == &*other.0
+    }
+}
+
+impl From<Sid> for String {
+    fn from(sid: Sid) -> String {
+        sid.0.to_string()
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
     use std::collections::HashSet;
