@@ -22,7 +22,7 @@ fn main() -> Result<(), engineio::Error> {
 
     let client = Client::builder(&url)
         .on_connect(|client| {
-            println!("connected, sid {}", client.sid().unwrap_or_default());
+            println!("connected, sid {}", client.sid().map(String::from).unwrap_or_default());
             if let Err(e) = client.send("hello") {
                 eprintln!("send failed: {e}");
             }
