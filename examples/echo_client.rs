@@ -21,11 +21,19 @@ struct Args {
     timeout: Duration,
 }
 
+const USAGE: &str =
+    "usage: echo_client URL [--transports polling,websocket] [--count N] [--timeout-secs S]
+
+Checks an Engine.IO echo server: sends N text and N binary messages and checks that
+every echo arrives once and in order. Prints `OK <2N> echoed via <transport>` and
+exits 0, or says what went wrong and exits 1 (2 for bad arguments).
+
+  --transports    polling, websocket or both (default both, upgrading)
+  --count         messages of each kind (default 10)
+  --timeout-secs  the whole run's deadline (default 30)";
+
 fn usage(error: &str) -> ExitCode {
-    eprintln!("echo_client: {error}");
-    eprintln!(
-        "usage: echo_client URL [--transports polling,websocket] [--count N] [--timeout-secs S]"
-    );
+    eprintln!("echo_client: {error}\n\n{USAGE}");
     ExitCode::from(2)
 }
 
@@ -131,6 +139,10 @@ fn run(args: &Args) -> Result<(usize, Transport), String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => return usage(&e),

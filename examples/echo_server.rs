@@ -16,7 +16,28 @@ use std::time::Duration;
 
 use engineio::server::{App, CorsPolicy, Server, Transport};
 
+const USAGE: &str =
+    "usage: echo_server [--addr HOST:PORT] [--ping-interval-ms MS] [--ping-timeout-ms MS]
+                   [--max-payload BYTES] [--cors-origin ORIGIN]... [--transports polling,websocket]
+
+An Engine.IO echo server: every message comes back as it was sent; the text
+`close-me` makes the server close the session. Prints `listening on http://ADDR`,
+then `connect SID TRANSPORT` and `disconnect SID REASON` lines.
+
+  --addr               where to listen (default 127.0.0.1:5000)
+  --ping-interval-ms   the ping interval (default 25000)
+  --ping-timeout-ms    the ping timeout (default 20000)
+  --max-payload        the largest message or POST body accepted (default 1000000)
+  --cors-origin        an allowed origin, repeatable; `*` for any (default: same origin)
+  --transports         polling, websocket or both (default both)
+
+Set RUST_LOG (for example RUST_LOG=engineio=debug) to see the library's log.";
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     if std::env::var_os("RUST_LOG").is_some() {
         init_logger();
     }
@@ -56,7 +77,7 @@ fn main() {
                 builder = builder.transports(&list);
             }
             other => {
-                eprintln!("unknown flag {other:?}");
+                eprintln!("echo_server: unknown flag {other:?}\n\n{USAGE}");
                 std::process::exit(2)
             }
         }

@@ -18,6 +18,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut addr = "127.0.0.1:5000".to_string();
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!(
+                "usage: latency_server [--addr HOST:PORT]   (default 127.0.0.1:5000)\n\n\
+                 Serves the latency page (examples/latency/latency.html, with the official\n\
+                 client from node_modules: run `npm ci` first) and echoes messages."
+            );
+            return;
+        }
         match (flag.as_str(), args.next()) {
             ("--addr", Some(a)) => addr = a,
             _ => {

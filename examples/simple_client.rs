@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 use engineio::client::Client;
 
 fn main() -> Result<(), engineio::Error> {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!(
+            "usage: simple_client [URL]   (default http://127.0.0.1:5000)\n\n\
+             Connects, prints the connect, message and disconnect events, sends `hello`\n\
+             and then `ping <n>` every second. Ctrl+C stops it. RUST_LOG shows the log."
+        );
+        return Ok(());
+    }
     env_logger::init();
     let url = std::env::args()
         .nth(1)
@@ -22,7 +30,10 @@ fn main() -> Result<(), engineio::Error> {
 
     let client = Client::builder(&url)
         .on_connect(|client| {
-            println!("connected, sid {}", client.sid().map(String::from).unwrap_or_default());
+            println!(
+                "connected, sid {}",
+                client.sid().map(String::from).unwrap_or_default()
+            );
             if let Err(e) = client.send("hello") {
                 eprintln!("send failed: {e}");
             }

@@ -31,6 +31,7 @@ export ENGINEIO_CHROMIUM=/usr/bin/chromium
 export ENGINEIO_REPO="$repo_root"
 
 run cargo fmt --all -- --check
+run python3 scripts/check-msrv.py
 run cargo clippy --all-targets -- -D warnings
 run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 run cargo test --all-targets

@@ -69,6 +69,24 @@
 //! | concurrent connections | 10,000 |
 //! | queued outbound bytes per session / in all | 16 MiB / 256 MiB |
 //!
+//! ## Logging
+//! The crate logs through the [`log`](https://docs.rs/log) facade and prints nothing
+//! by itself: install a logger to see it. Targets are the module paths, so
+//! `engineio::server` and `engineio::client` (and below) select one side:
+//!
+//! ```no_run
+//! // With the `env_logger` crate: RUST_LOG=engineio::server=info,engineio::client=warn
+//! // env_logger::init();
+//! ```
+//!
+//! | level | what |
+//! |---|---|
+//! | `error` | faults of the server itself or of your code: a handler or callback that panicked, no thread or randomness from the OS, failing `accept`, an invalid id from your sid generator |
+//! | `warn` | a peer over a limit (a client not reading, the server-wide outbound limit, a server sending too much to the client), the first refused request of each kind (a bad query, a refused origin: later ones at `debug`) |
+//! | `info` | listening, sessions opening, upgrading and closing (with the reason), shutdown |
+//! | `debug` | why a session ended in detail, every refused request, probes, timeouts, handoffs of slow handlers |
+//! | `trace` | each accepted connection |
+//!
 //! [Engine.IO]: https://socket.io/docs/v4/engine-io-protocol/
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

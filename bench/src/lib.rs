@@ -19,6 +19,10 @@ pub fn port_flag(program: &str) -> u16 {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => 0,
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("usage: {program} [--port N]   (N = 0, the default: any free port)");
+            std::process::exit(0)
+        }
         [flag, value] if flag == "--port" => value.parse().unwrap_or_else(|_| {
             eprintln!("{program}: --port needs a number");
             std::process::exit(2)

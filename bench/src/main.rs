@@ -42,6 +42,10 @@ fn main() {
         Some("all") => run_all(&args[1..]),
         Some("report") => rerender(&args[1..]),
         Some("serve") => serve(&args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            0
+        }
         _ => {
             eprintln!("{USAGE}");
             2

@@ -54,7 +54,7 @@ impl Timer {
         let close_enough = match (self.current, want) {
             (Some(None), None) => true,
             (Some(Some(now)), Some(want)) => {
-                let diff = if now > want { now - want } else { want - now };
+                let diff = now.abs_diff(want);
                 diff <= SLACK
             }
             _ => false,

@@ -121,7 +121,7 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
     // 1. Preflight.
     if req.method == http::Method::OPTIONS {
         if refused {
-            log::info!("preflight from refused origin {:?}", req.header("origin"));
+            log_bad_request(req, "preflight from a refused origin");
             return Routed::Respond(ProtocolError::BadRequest.response());
         }
         return Routed::Respond(Response::new(204));
@@ -364,9 +364,10 @@ fn reject(req: &super::Request, err: ProtocolError, why: &'static str) -> Respon
     err.response()
 }
 
-/// Logs a client-caused bad request: the first of each kind at error level (so that a
-/// misconfigured client is noticed), later ones at debug level (so that a misbehaving
-/// client cannot flood the log).
+/// Logs a request refused for the client's fault: the first of each kind at warn level
+/// (so that a misconfigured client or proxy is noticed), later ones at debug level (so
+/// that a misbehaving client cannot flood the log). Error is kept for the server's own
+/// faults.
 pub(crate) fn log_bad_request(req: &super::Request, why: &'static str) {
     use std::collections::HashSet;
     use std::sync::Mutex;
@@ -376,13 +377,13 @@ pub(crate) fn log_bad_request(req: &super::Request, why: &'static str) {
         .map(|mut s| s.get_or_insert_with(HashSet::new).insert(why))
         .unwrap_or(false);
     let level = if first {
-        log::Level::Error
+        log::Level::Warn
     } else {
         log::Level::Debug
     };
     log::log!(
         level,
-        "bad request {} {} from {}: {why}",
+        "refused {} {} from {}: {why}",
         req.method,
         req.path,
         req.remote_addr

@@ -100,7 +100,7 @@ impl Heartbeat {
                     session: Arc::downgrade(session),
                 },
             );
-            if earliest.map_or(true, |e| at < e) {
+            if earliest.is_none_or(|e| at < e) {
                 self.shared.wake.notify_one();
             }
             key
@@ -169,7 +169,7 @@ impl Inner {
             }
             Timer::PongDeadline => match session.pong_deadline(gen) {
                 Some(true) => {
-                    log::info!("session {}: no pong in time", session.sid);
+                    log::debug!("session {}: no pong in time", session.sid);
                     self.close(session, Reason::PingTimeout);
                 }
                 Some(false) => {

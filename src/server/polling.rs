@@ -28,7 +28,7 @@ pub(crate) fn noop_response() -> Response {
 pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
     let config = inner.config();
     let Ok(id) = session.begin_get() else {
-        log::info!("session {}: duplicate long-poll", session.sid);
+        log::debug!("session {}: duplicate long-poll", session.sid);
         return closing(
             inner,
             session,
@@ -41,7 +41,7 @@ pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<
         ex.peer_closed()
     });
     let Some(answer) = answer else {
-        log::info!("session {}: client dropped its long-poll", session.sid);
+        log::debug!("session {}: client dropped its long-poll", session.sid);
         return closing(
             inner,
             session,
@@ -89,7 +89,7 @@ const PEER_CHECK: Duration = Duration::from_millis(500);
 /// A POST carrying a payload.
 pub(crate) fn post(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
     if !session.begin_post() {
-        log::info!("session {}: duplicate POST", session.sid);
+        log::debug!("session {}: duplicate POST", session.sid);
         return closing(
             inner,
             session,
@@ -109,7 +109,7 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
             .starts_with("application/octet-stream")
     });
     if is_octet {
-        log::info!("session {}: octet-stream POST", session.sid);
+        log::debug!("session {}: octet-stream POST", session.sid);
         return closing(
             inner,
             session,
@@ -120,7 +120,7 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
     let body = match ex.read_body(inner.config().max_payload) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
-            log::info!("session {}: POST body over max_payload", session.sid);
+            log::debug!("session {}: POST body over max_payload", session.sid);
             return closing(
                 inner,
                 session,
@@ -129,7 +129,7 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
             );
         }
         Err(BodyError::Malformed) => {
-            log::info!("session {}: malformed chunked POST body", session.sid);
+            log::debug!("session {}: malformed chunked POST body", session.sid);
             return closing(
                 inner,
                 session,
@@ -138,7 +138,7 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
             );
         }
         Err(BodyError::Io(e)) => {
-            log::info!("session {}: reading POST body failed: {e}", session.sid);
+            log::debug!("session {}: reading POST body failed: {e}", session.sid);
             return closing(
                 inner,
                 session,
@@ -150,7 +150,7 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
     let packets: Vec<Packet> = match payload::decode(&body) {
         Ok(p) => p,
         Err(e) => {
-            log::info!("session {}: malformed payload: {e}", session.sid);
+            log::debug!("session {}: malformed payload: {e}", session.sid);
             return closing(
                 inner,
                 session,

@@ -19,6 +19,10 @@ fn main() {
     let mut transports = vec![Transport::Polling, Transport::WebSocket];
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("usage: bench-ours [--port N] [--transports polling,websocket]");
+            return;
+        }
         let value = args.next().unwrap_or_else(|| usage(&flag));
         match flag.as_str() {
             "--port" => port = value.parse().unwrap_or_else(|_| usage(&flag)),

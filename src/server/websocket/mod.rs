@@ -83,7 +83,7 @@ pub(crate) fn serve_handshake(
     let b64 = wants_b64(ex);
     let (stream, leftover, guard) = ex.take_connection();
     if let Err(e) = write_101(&stream, accept, extra_headers) {
-        log::info!("session {}: writing the 101 failed: {e}", session.sid);
+        log::debug!("session {}: writing the 101 failed: {e}", session.sid);
         drop(guard);
         if let Some(d) = inner.close_here(session, Reason::TransportError, CloseHow::NORMAL) {
             d.run_here();
@@ -126,7 +126,7 @@ pub(crate) fn serve_upgrade(
     let (stream, leftover, guard) = ex.take_connection();
     inner.schedule_upgrade_timeout(session, id);
     if let Err(e) = write_101(&stream, accept, &[]) {
-        log::info!("session {}: writing the 101 failed: {e}", session.sid);
+        log::debug!("session {}: writing the 101 failed: {e}", session.sid);
         if let Some(gen) = session.abort_probe(id) {
             inner.schedule_ping(session, gen);
         }
@@ -238,7 +238,7 @@ impl Reader {
                         Ok(Some(p)) => p,
                         Ok(None) => continue,
                         Err(e) => {
-                            log::info!(
+                            log::debug!(
                                 "session {}: undecodable websocket packet: {e}",
                                 self.session.sid
                             );
@@ -276,7 +276,7 @@ impl Reader {
                         Upgraded::Stale => break End::Quiet,
                     },
                     other => {
-                        log::info!(
+                        log::debug!(
                             "session {}: unexpected {:?} packet on a probing websocket",
                             session.sid,
                             other.packet_type()
@@ -371,15 +371,15 @@ fn classify(session: &Session, e: tungstenite::Error) -> End {
         | E::Io(_)
         | E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => End::Peer,
         E::Capacity(c) => {
-            log::info!("session {}: websocket message too large: {c}", session.sid);
+            log::debug!("session {}: websocket message too large: {c}", session.sid);
             End::Violation(Reason::TransportError, 1009)
         }
         E::Utf8(_) => {
-            log::info!("session {}: invalid UTF-8 in a text frame", session.sid);
+            log::debug!("session {}: invalid UTF-8 in a text frame", session.sid);
             End::Violation(Reason::TransportError, 1007)
         }
         other => {
-            log::info!("session {}: websocket protocol error: {other}", session.sid);
+            log::debug!("session {}: websocket protocol error: {other}", session.sid);
             End::Violation(Reason::TransportError, 1002)
         }
     }

@@ -176,7 +176,7 @@ impl Writer {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) {
-                        log::info!(
+                        log::warn!(
                             "websocket peer read nothing for {:?}: closing",
                             self.send_timeout
                         );
