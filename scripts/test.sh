@@ -42,6 +42,7 @@ run cargo build --no-default-features --features server
 run cargo build --no-default-features --features client
 run cargo clippy --all-targets --all-features -- -D warnings
 # The benchmark harness (a workspace member): lint and unit tests, no benchmark run.
+run bash scripts/check-package.sh
 run cargo clippy -p eio-bench --all-targets -- -D warnings
 run cargo test -p eio-bench
 

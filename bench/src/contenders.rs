@@ -235,12 +235,24 @@ impl Drop for Running {
     }
 }
 
+/// `path` as the report shows it: relative to the repository when it is inside it,
+/// so that no machine's directory layout ends up in a committed report.
+pub fn shown_path(path: &Path, repo: &Path) -> String {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    match canon(path).strip_prefix(canon(repo)) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| format!("…/{}", n.to_string_lossy())),
+    }
+}
+
 /// The versions that ran, and the machine they ran on.
 pub fn versions(p: &Paths) -> Vec<(String, String)> {
     let mut v = Vec::new();
     let mut add = |k: &str, val: String| v.push((k.to_string(), val));
     add("engineio (ours)", crate_version(&p.repo.join("Cargo.toml")));
-    add("ours binary", p.ours_bin.display().to_string());
+    add("ours binary", shown_path(&p.ours_bin, &p.repo));
     add("engineioxide", lock_version(&p.repo, "engineioxide"));
     add("tokio", lock_version(&p.repo, "tokio"));
     add("hyper", lock_version(&p.repo, "hyper"));
@@ -355,5 +367,24 @@ mod tests {
             Some("127.0.0.1:41".parse().unwrap())
         );
         assert_eq!(listening_addr("hello"), None);
+    }
+}
+
+#[cfg(test)]
+mod shown_path_tests {
+    use super::shown_path;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_shown_relative_to_the_repository() {
+        let repo = Path::new("/nonexistent/repo");
+        assert_eq!(
+            shown_path(Path::new("/nonexistent/repo/target/release/bench-ours"), repo),
+            "target/release/bench-ours"
+        );
+        assert_eq!(
+            shown_path(Path::new("/elsewhere/bin/bench-ours"), repo),
+            "…/bench-ours"
+        );
     }
 }
