@@ -241,9 +241,10 @@ pub fn shown_path(path: &Path, repo: &Path) -> String {
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     match canon(path).strip_prefix(canon(repo)) {
         Ok(rel) => rel.display().to_string(),
-        Err(_) => path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| format!("…/{}", n.to_string_lossy())),
+        Err(_) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| format!("…/{}", n.to_string_lossy()),
+        ),
     }
 }
 
@@ -379,7 +380,10 @@ mod shown_path_tests {
     fn paths_are_shown_relative_to_the_repository() {
         let repo = Path::new("/nonexistent/repo");
         assert_eq!(
-            shown_path(Path::new("/nonexistent/repo/target/release/bench-ours"), repo),
+            shown_path(
+                Path::new("/nonexistent/repo/target/release/bench-ours"),
+                repo
+            ),
             "target/release/bench-ours"
         );
         assert_eq!(
