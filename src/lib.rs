@@ -74,9 +74,11 @@
 //! by itself: install a logger to see it. Targets are the module paths, so
 //! `engineio::server` and `engineio::client` (and below) select one side:
 //!
-//! ```no_run
-//! // With the `env_logger` crate: RUST_LOG=engineio::server=info,engineio::client=warn
-//! // env_logger::init();
+//! ```text
+//! // In main, with the env_logger crate:
+//! env_logger::init();
+//! // Then run with, for example:
+//! //     RUST_LOG=engineio::server=info,engineio::client=warn cargo run
 //! ```
 //!
 //! | level | what |
