@@ -685,16 +685,52 @@ fn upgrade_is_not_attempted_when_the_server_offers_none() {
 
 #[test]
 fn a_full_outgoing_queue_refuses_sends_instead_of_growing() {
-    // The server takes 300 ms per message, so POSTs are slow and the queue fills.
-    let server = Server::builder()
-        .on_message(|_, _, _| thread::sleep(Duration::from_millis(300)))
-        .build()
-        .unwrap();
-    let app = App::new(server).listen("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", app.local_addr());
+    let _dog = support::watchdog(60, "full outgoing queue");
+    // A server that holds every POST until the test lets it answer: the queue fills
+    // behind the first POST, whatever the machine's speed.
+    use std::io::{BufReader, Write};
+    use std::sync::atomic::AtomicBool;
+    let release = Arc::new(AtomicBool::new(false));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let r = release.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let r = r.clone();
+            thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                while let Some(req) = support::fakehttp::read_request(&mut reader) {
+                    let body = match (req.method.as_str(), req.has_sid()) {
+                        ("GET", false) => {
+                            r#"0{"sid":"q","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+                        }
+                        ("GET", true) => {
+                            thread::sleep(Duration::from_millis(200));
+                            "6"
+                        }
+                        _ => {
+                            while !r.load(Ordering::SeqCst) {
+                                thread::sleep(Duration::from_millis(5));
+                            }
+                            "ok"
+                        }
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if conn.write_all(head.as_bytes()).is_err()
+                        || conn.write_all(body.as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
     let client = polling(&url).max_buffered_bytes(1000).connect().unwrap();
     client.send("first").unwrap();
-    thread::sleep(Duration::from_millis(50)); // the first POST is now in flight
     let chunk = "x".repeat(99);
     let mut refused = 0;
     let mut queued = 0;
@@ -714,12 +750,12 @@ fn a_full_outgoing_queue_refuses_sends_instead_of_growing() {
         "queued {queued}, refused {refused}"
     );
     assert_eq!(queued + refused, 30);
-    // Once the queue drains, sending works again.
+    // Once the server answers and the queue drains, sending works again.
+    release.store(true, Ordering::SeqCst);
     wait_for("queue drained", Duration::from_secs(15), || {
         client.send(chunk.as_str()).is_ok()
     });
     client.disconnect();
-    app.shutdown();
 }
 
 #[test]
