@@ -154,9 +154,10 @@ const MIB: u64 = 1024 * 1024;
 
 // ------------------------------------------------------------------ 1. memory
 
-/// A long-poll, or the rest of a handshake, that never ends: with `maxPayload`
-/// 1000 a response may hold 16 packets of a 64 KiB message (about 1.4 MB); past
-/// that the session ends with `transport error`, at once, whatever the time left.
+/// A long-poll, or the rest of a handshake, that never ends: with messages of at most
+/// 64 KiB (`max_message_bytes`) a response may hold 16 of their packets (about
+/// 1.4 MB); past that the session ends with `transport error`, at once, whatever the
+/// time left. (By default the limit is one 16 MiB message or 16 of `maxPayload`.)
 #[test]
 fn endless_long_polls_end_the_session_at_the_body_limit() {
     let _dog = support::watchdog(60, "endless_long_polls");
@@ -203,6 +204,7 @@ fn endless_long_polls_end_the_session_at_the_body_limit() {
             let client = Client::builder(&url(addr))
                 .transports(&[Transport::Polling])
                 .request_timeout(Duration::from_secs(2))
+                .max_message_bytes(64 * 1024)
                 .on_message(|_, _| {})
                 .build()
                 .unwrap();
