@@ -109,6 +109,7 @@ pub(crate) mod ws {
     /// What a packet becomes on a v4 WebSocket: binary messages as binary frames of
     /// their raw bytes (unless `b64`, then `b`+base64 text), everything else as the
     /// packet's text form in a text frame (W2, W4).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) enum Frame<'a> {
         /// A text frame carrying the packet's text form ([`Packet::encode`]).
         Text,
