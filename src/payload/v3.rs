@@ -738,4 +738,585 @@ pub fn decode_binary(body: &[u8], max_payload: usize) -> Result<Vec<Packet>> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::packet::tests::any_packet;
+    use proptest::prelude::*;
+
+    const MAX: usize = 1_000_000;
+
+    fn text(packets: &[Packet]) -> String {
+        let mut out = Vec::new();
+        encode_text(packets, &mut out);
+        if !packets.is_empty() {
+            assert_eq!(out.len(), text_len(packets));
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn binary(packets: &[Packet]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_binary(packets, &mut out);
+        assert_eq!(out.len(), binary_len(packets));
+        out
+    }
+
+    fn text_fails(body: &str, max_payload: usize) {
+        let err = decode_text_str(body, max_payload).expect_err(body);
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}");
+        let err = decode(body.as_bytes(), PayloadForm::Text, max_payload).expect_err(body);
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}");
+    }
+
+    fn binary_fails(body: &[u8], max_payload: usize) {
+        let err = decode_binary(body, max_payload).expect_err(&format!("{body:02x?}"));
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body:02x?}");
+    }
+
+    /// V4: `<len>:<packet>`, no separator, `len` in UTF-16 code units.
+    #[test]
+    fn v4_text_form_examples() {
+        let packets = [Packet::text("hello"), Packet::text("€")];
+        assert_eq!(text(&packets), "6:4hello2:4€");
+        assert_eq!(decode_text_str("6:4hello2:4€", MAX).unwrap(), packets);
+        assert_eq!(text(&[Packet::text("😀")]), "3:4😀");
+        assert_eq!(decode_text_str("3:4😀", MAX).unwrap(), [Packet::text("😀")]);
+        // The handshake, noop, close and pong of V4.
+        let open = Packet::Open(r#"{"sid":"abc","upgrades":[]}"#.into());
+        assert_eq!(text(&[open.clone()]), r#"28:0{"sid":"abc","upgrades":[]}"#);
+        assert_eq!(text(&[Packet::Noop]), "1:6");
+        assert_eq!(text(&[Packet::Close]), "1:1");
+        assert_eq!(text(&[Packet::Pong(String::new())]), "1:3");
+        assert_eq!(text(&[Packet::Pong("probe".into())]), "6:3probe");
+        assert_eq!(
+            decode_text_str(r#"28:0{"sid":"abc","upgrades":[]}1:61:11:3"#, MAX).unwrap(),
+            [
+                open,
+                Packet::Noop,
+                Packet::Close,
+                Packet::Pong(String::new())
+            ]
+        );
+        // A ':' inside a packet is data, not framing.
+        assert_eq!(text(&[Packet::text("1:2:")]), "5:41:2:");
+        assert_eq!(
+            decode_text_str("5:41:2:", MAX).unwrap(),
+            [Packet::text("1:2:")]
+        );
+    }
+
+    /// V4: BMP characters count one unit, astral ones two; bytes and chars are wrong.
+    #[test]
+    fn v4_utf16_counting() {
+        for (data, units) in [
+            ("", 0),
+            ("a", 1),
+            ("é", 1),        // 2 bytes
+            ("€", 1),        // 3 bytes
+            ("\u{ffff}", 1), // 3 bytes, last BMP
+            ("😀", 2),       // 4 bytes, 1 char
+            ("\u{10000}", 2),
+            ("\u{10ffff}", 2),
+            ("a😀é€𝄞\n:", 9),
+        ] {
+            assert_eq!(utf16_len(data), units, "{data:?}");
+            assert_eq!(utf16_len(data), data.encode_utf16().count(), "{data:?}");
+            let body = format!("{}:4{data}", units + 1);
+            assert_eq!(text(&[Packet::text(data)]), body);
+            assert_eq!(decode_text_str(&body, MAX).unwrap(), [Packet::text(data)]);
+        }
+        // The reference's own output for a mixed payload (engine.io 6.6, parser-v3).
+        let packets = [
+            Packet::Open(r#"{"sid":"abc"}"#.into()),
+            Packet::text("a😀é€𝄞\n:"),
+            Packet::Ping("probe".into()),
+            Packet::binary(vec![0, 255, 16]),
+            Packet::Noop,
+        ];
+        let reference = "14:0{\"sid\":\"abc\"}10:4a😀é€𝄞\n:6:2probe6:b4AP8Q1:6";
+        assert_eq!(text(&packets), reference);
+        assert_eq!(decode_text_str(reference, MAX).unwrap(), packets);
+        let mut out = Vec::new();
+        assert_eq!(encode(&packets, false, &mut out), PayloadForm::Binary);
+        let reference = "000104ff307b22736964223a22616263227d000107ff3461f09f9880c3a9e282acf09d849e0a3a0006ff3270726f62650104ff0400ff100001ff36";
+        assert_eq!(hex(&out), reference);
+        assert_eq!(decode_binary(&out, MAX).unwrap(), packets);
+        // Counting bytes or chars instead is refused.
+        text_fails("5:4😀", MAX); // bytes
+        text_fails("2:4😀", MAX); // chars: ends inside the surrogate pair
+        text_fails("3:4€", MAX); // bytes of €: runs past the end
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// V5: in base64 mode, binary is `b4`+base64 and `len` counts the whole string.
+    #[test]
+    fn v5_base64_mode() {
+        let packets = [Packet::binary(vec![1, 2, 3, 4])];
+        let mut out = Vec::new();
+        assert_eq!(encode(&packets, true, &mut out), PayloadForm::Text);
+        assert_eq!(out, b"10:b4AQIDBA==");
+        assert_eq!(encoded_len(&packets, true), out.len());
+        assert_eq!(decode_text(&out, MAX).unwrap(), packets);
+        // Empty binary, and a mix with text.
+        assert_eq!(text(&[Packet::binary(vec![])]), "2:b4");
+        assert_eq!(
+            decode_text_str("2:b42:4é6:b4AQID", MAX).unwrap(),
+            [
+                Packet::binary(vec![]),
+                Packet::text("é"),
+                Packet::binary(vec![1, 2, 3])
+            ]
+        );
+        // Unpadded base64 is accepted (K2), the v4 `b` without a type digit is not.
+        assert_eq!(
+            decode_text_str("8:b4AQIDBA", MAX).unwrap(),
+            [Packet::binary(vec![1, 2, 3, 4])]
+        );
+        text_fails("9:bAQIDBA==", MAX);
+        // Only messages carry binary; `b` alone or with a non-digit is no packet.
+        text_fails("6:b2AQID", MAX);
+        text_fails("6:b6AQID", MAX);
+        text_fails("6:b7AQID", MAX);
+        text_fails("1:b", MAX);
+        text_fails("4:b4A!", MAX);
+    }
+
+    /// V6: the binary form, byte for byte as protocol.md gives it.
+    #[test]
+    fn v6_binary_form_example() {
+        let packets = [Packet::text("hello"), Packet::binary(vec![1, 2, 3, 4])];
+        let expected = [
+            0x00, 0x06, 0xff, 0x34, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x01, 0x05, 0xff, 0x04, 0x01,
+            0x02, 0x03, 0x04,
+        ];
+        assert_eq!(binary(&packets), expected);
+        let mut out = Vec::new();
+        let form = encode(&packets, false, &mut out);
+        assert_eq!(form, PayloadForm::Binary);
+        assert_eq!(form.content_type(), "application/octet-stream");
+        assert_eq!(out, expected);
+        assert_eq!(encoded_len(&packets, false), expected.len());
+        assert_eq!(decode_binary(&expected, MAX).unwrap(), packets);
+        assert_eq!(
+            decode(&expected, PayloadForm::Binary, MAX).unwrap(),
+            packets
+        );
+        // "Binary at a glance": the message alone.
+        assert_eq!(
+            binary(&[Packet::binary(vec![1, 2, 3, 4])]),
+            [0x01, 0x05, 0xff, 0x04, 1, 2, 3, 4]
+        );
+        // String packets count UTF-8 bytes; lengths of two digits are two bytes.
+        assert_eq!(
+            binary(&[Packet::text("é")]),
+            [0x00, 0x03, 0xff, b'4', 0xc3, 0xa9]
+        );
+        let long = Packet::text("x".repeat(122));
+        assert_eq!(binary(&[long.clone()])[..4], [0x00, 0x01, 0x02, 0x03]);
+        assert_eq!(binary(&[long.clone()])[4], 0xff);
+        assert_eq!(
+            decode_binary(&binary(&[long.clone()]), MAX).unwrap(),
+            [long]
+        );
+        assert_eq!(binary(&[Packet::binary(vec![])]), [0x01, 0x01, 0xff, 0x04]);
+        assert_eq!(
+            decode_binary(&[0x01, 0x01, 0xff, 0x04], MAX).unwrap(),
+            [Packet::binary(vec![])]
+        );
+    }
+
+    /// V6: a response takes the binary form only with binary messages and no `b64`.
+    #[test]
+    fn v6_response_form_choice() {
+        let text_only = [Packet::text("a"), Packet::Noop];
+        let mut out = Vec::new();
+        let form = encode(&text_only, false, &mut out);
+        assert_eq!(form, PayloadForm::Text);
+        assert_eq!(form.content_type(), "text/plain; charset=UTF-8");
+        assert_eq!(out, b"2:4a1:6");
+        assert_eq!(encoded_len(&text_only, false), out.len());
+        let mixed = [Packet::text("a"), Packet::binary(vec![9])];
+        assert_eq!(form_of(&mixed, false), PayloadForm::Binary);
+        assert_eq!(form_of(&mixed, true), PayloadForm::Text);
+        out.clear();
+        assert_eq!(encode(&mixed, true, &mut out), PayloadForm::Text);
+        assert_eq!(out, b"2:4a6:b4CQ==");
+        // An iterator over shared packets, as the server holds them.
+        let shared: Vec<std::sync::Arc<Packet>> =
+            mixed.iter().cloned().map(std::sync::Arc::new).collect();
+        out.clear();
+        let form = encode(shared.iter().map(|p| &**p), false, &mut out);
+        assert_eq!(form, PayloadForm::Binary);
+        assert_eq!(out, binary(&mixed));
+        assert_eq!(encoded_len(shared.iter().map(|p| &**p), false), out.len());
+        // No packets: `0:` as the reference writes it; it decodes to no packets.
+        out.clear();
+        assert_eq!(encode(&[], false, &mut out), PayloadForm::Text);
+        assert_eq!(out, b"0:");
+        assert_eq!(encoded_len(&[], true), 2);
+        assert_eq!(decode_text(&out, MAX).unwrap(), []);
+        assert!(binary(&[]).is_empty());
+    }
+
+    /// V7: the request's Content-Type picks the form.
+    #[test]
+    fn v7_form_from_content_type() {
+        for (header, form) in [
+            (None, PayloadForm::Text),
+            (Some(""), PayloadForm::Text),
+            (Some("text/plain;charset=UTF-8"), PayloadForm::Text),
+            (Some("application/octet-stream"), PayloadForm::Binary),
+            (Some("APPLICATION/OCTET-STREAM"), PayloadForm::Binary),
+            (
+                Some("application/octet-stream; charset=x"),
+                PayloadForm::Binary,
+            ),
+            (Some("  application/octet-stream  "), PayloadForm::Binary),
+            (Some("application/octet-streamx"), PayloadForm::Text),
+            (Some("application/json"), PayloadForm::Text),
+        ] {
+            assert_eq!(PayloadForm::from_content_type(header), form, "{header:?}");
+        }
+        let body = binary(&[Packet::text("a"), Packet::binary(vec![1])]);
+        let form = PayloadForm::from_content_type(Some("application/octet-stream"));
+        assert_eq!(
+            decode(&body, form, MAX).unwrap(),
+            [Packet::text("a"), Packet::binary(vec![1])]
+        );
+    }
+
+    /// V8, text form: every framing fault fails the whole payload.
+    #[test]
+    fn v8_text_form_faults() {
+        // Empty body, missing ':'.
+        text_fails("", MAX);
+        text_fails("4hello", MAX);
+        text_fails("6:4hello2", MAX);
+        text_fails("6:4hello2:4€1", MAX);
+        // Empty or non-digit length.
+        for body in [
+            ":",
+            ":4a",
+            "2:4a:4a",
+            "a:4",
+            " 1:4",
+            "1 :4",
+            "0x1:4",
+            "1e0:4",
+            "-1:4",
+            "+1:4",
+            "1.0:4",
+            "١:4",
+            "²:4",
+            "\u{1e}1:4",
+        ] {
+            text_fails(body, MAX);
+        }
+        // A length running past the end.
+        text_fails("9:4hello", MAX);
+        text_fails("2:4", MAX);
+        text_fails("1:", MAX);
+        text_fails("6:4hello7:4hello", MAX);
+        // More digits than max_payload has.
+        assert_eq!(
+            decode_text_str("0002:4a", 1000).unwrap(),
+            [Packet::text("a")]
+        );
+        text_fails("00002:4a", 1000);
+        text_fails("10:4aaaaaaaaa", 9);
+        // The limit is on digits, not on the value: 0 allows one digit.
+        assert_eq!(decode_text_str("2:4a", 0).unwrap(), [Packet::text("a")]);
+        text_fails("10:4aaaaaaaaa", 0);
+        // Overflowing usize is an error, not a wrap or a panic.
+        text_fails("99999999999999999999:4", usize::MAX);
+        text_fails("18446744073709551616:4", usize::MAX);
+        // Undecodable packets.
+        text_fails("1:7", MAX);
+        text_fails("1:x", MAX);
+        text_fails("2:bA", MAX);
+        // Invalid UTF-8 in the body.
+        assert_eq!(
+            decode_text(b"2:4\xff", MAX).unwrap_err().kind(),
+            ErrorKind::Decode
+        );
+        assert_eq!(
+            decode_text(b"2:4\xed\xa0\x80", MAX).unwrap_err().kind(),
+            ErrorKind::Decode
+        );
+    }
+
+    /// V8: all-or-nothing; good packets before a fault are not returned.
+    #[test]
+    fn v8_fault_after_good_packets_rejects_all() {
+        for body in ["1:61:6x", "1:61:7", "2:4a3:4b", "2:4a1:6:"] {
+            text_fails(body, MAX);
+        }
+        binary_fails(&[0x00, 0x01, 0xff, b'6', 0x00, 0x01, 0xff, b'7'], MAX);
+        binary_fails(&[0x00, 0x01, 0xff, b'6', 0x02], MAX);
+    }
+
+    /// Zero-length packets in the text form are skipped, as in the reference.
+    #[test]
+    fn text_form_zero_length_packets_are_skipped() {
+        assert_eq!(decode_text_str("0:", MAX).unwrap(), []);
+        assert_eq!(decode_text_str("0:0:", MAX).unwrap(), []);
+        assert_eq!(decode_text_str("0:1:6", MAX).unwrap(), [Packet::Noop]);
+        assert_eq!(decode_text_str("1:60:", MAX).unwrap(), [Packet::Noop]);
+        assert_eq!(decode_text_str("00:", MAX).unwrap(), []);
+        // Leading zeros are fine within the digit limit.
+        assert_eq!(decode_text_str("01:6", MAX).unwrap(), [Packet::Noop]);
+    }
+
+    /// V8, binary form: every framing fault fails the whole payload.
+    #[test]
+    fn v8_binary_form_faults() {
+        // Markers other than 00/01.
+        for marker in [0x02, 0x30, 0x31, 0x04, 0xff] {
+            binary_fails(&[marker, 0x01, 0xff, b'6'], MAX);
+        }
+        // Missing ff, empty length, digit bytes above 09.
+        binary_fails(&[0x00], MAX);
+        binary_fails(&[0x00, 0x01], MAX);
+        binary_fails(&[0x00, 0x01, b'6'], MAX);
+        binary_fails(&[0x00, 0xff, b'6'], MAX);
+        binary_fails(&[0x01, 0xff], MAX);
+        binary_fails(&[0x00, 0x0a, 0xff, b'6'], MAX);
+        binary_fails(&[0x00, b'1', 0xff, b'6'], MAX);
+        // Past the end.
+        binary_fails(&[0x00, 0x02, 0xff, b'6'], MAX);
+        binary_fails(&[0x01, 0x09, 0xff, 0x04, 1, 2], MAX);
+        // More digits than max_payload has.
+        assert_eq!(
+            decode_binary(&[0x00, 0x00, 0x00, 0x00, 0x01, 0xff, b'6'], 1000).unwrap(),
+            [Packet::Noop]
+        );
+        binary_fails(&[0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xff, b'6'], 1000);
+        let mut overflow = vec![0x00];
+        overflow.extend([9u8; 20]);
+        overflow.push(0xff);
+        binary_fails(&overflow, usize::MAX);
+        // Zero-length packets, of either marker.
+        binary_fails(&[0x00, 0x00, 0xff], MAX);
+        binary_fails(&[0x01, 0x00, 0xff], MAX);
+        // Undecodable packets: unknown digit, invalid UTF-8, binary on a non-message,
+        // unknown type byte.
+        binary_fails(&[0x00, 0x01, 0xff, b'7'], MAX);
+        binary_fails(&[0x00, 0x02, 0xff, b'4', 0xff], MAX);
+        binary_fails(&[0x00, 0x04, 0xff, b'4', 0xed, 0xa0, 0x80], MAX);
+        binary_fails(&[0x01, 0x02, 0xff, 0x02, 0x01], MAX);
+        binary_fails(&[0x01, 0x01, 0xff, 0x06], MAX);
+        binary_fails(&[0x01, 0x01, 0xff, 0x09], MAX);
+        binary_fails(&[0x01, 0x01, 0xff, b'4'], MAX);
+    }
+
+    #[test]
+    fn binary_form_edge_cases() {
+        // An empty body is no packets, as in the reference.
+        assert_eq!(decode_binary(&[], MAX).unwrap(), []);
+        // A `b4…` string packet is a base64 binary message.
+        let mut body = vec![0x00, 0x06, 0xff];
+        body.extend_from_slice(b"b4AQID");
+        assert_eq!(
+            decode_binary(&body, MAX).unwrap(),
+            [Packet::binary(vec![1, 2, 3])]
+        );
+        // Every packet type as a string packet.
+        let all = [
+            Packet::Open("{}".into()),
+            Packet::Close,
+            Packet::Ping("probe".into()),
+            Packet::Pong(String::new()),
+            Packet::text(""),
+            Packet::Upgrade,
+            Packet::Noop,
+        ];
+        assert_eq!(decode_binary(&binary(&all), MAX).unwrap(), all);
+        // Data after 1, 5, 6 is ignored (K5), in either form.
+        assert_eq!(
+            decode_binary(&[0x00, 0x02, 0xff, b'5', b'2'], MAX).unwrap(),
+            [Packet::Upgrade]
+        );
+        assert_eq!(decode_text_str("2:52", MAX).unwrap(), [Packet::Upgrade]);
+    }
+
+    #[test]
+    fn single_packet_forms() {
+        let bin = Packet::binary(vec![1, 2, 3, 4]);
+        assert_eq!(encode_packet(&bin), "b4AQIDBA==");
+        assert_eq!(encoded_packet_len(&bin), 10);
+        let mut out = b"x".to_vec();
+        encode_packet_into(&bin, &mut out);
+        assert_eq!(out, b"xb4AQIDBA==");
+        assert_eq!(decode_packet("b4AQIDBA==").unwrap(), bin);
+        assert_eq!(decode_packet("b4").unwrap(), Packet::binary(vec![]));
+        for packet in [
+            Packet::text("hé"),
+            Packet::Ping("probe".into()),
+            Packet::Noop,
+        ] {
+            assert_eq!(encode_packet(&packet), packet.encode());
+            assert_eq!(encoded_packet_len(&packet), packet.encoded_len());
+            assert_eq!(decode_packet(&packet.encode()).unwrap(), packet);
+        }
+        for bad in ["", "b", "bA", "b4!", "b0e30=", "b2", "b5", "7", "x"] {
+            assert_eq!(
+                decode_packet(bad).unwrap_err().kind(),
+                ErrorKind::Decode,
+                "{bad:?}"
+            );
+        }
+        // V9 binary frames: type byte then data.
+        let frame = Bytes::from_static(&[4, 1, 2, 3, 4]);
+        assert_eq!(decode_binary_packet(frame).unwrap(), bin);
+        for bad in [&[][..], &[0], &[2, 1], &[5], &[7, 1], &[0x34, 1]] {
+            assert_eq!(
+                decode_binary_packet(Bytes::copy_from_slice(bad))
+                    .unwrap_err()
+                    .kind(),
+                ErrorKind::Decode,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn utf16_prefix_cases() {
+        assert_eq!(utf16_prefix("", 0), Some(0));
+        assert_eq!(utf16_prefix("abc", 0), Some(0));
+        assert_eq!(utf16_prefix("abc", 2), Some(2));
+        assert_eq!(utf16_prefix("abc", 3), Some(3));
+        assert_eq!(utf16_prefix("abc", 4), None);
+        assert_eq!(utf16_prefix("😀a", 1), None);
+        assert_eq!(utf16_prefix("😀a", 2), Some(4));
+        assert_eq!(utf16_prefix("😀a", 3), Some(5));
+        assert_eq!(utf16_prefix("é€", 2), Some(5));
+        assert_eq!(utf16_prefix("a", usize::MAX), None);
+        assert_eq!(digit_count(0), 1);
+        assert_eq!(digit_count(9), 1);
+        assert_eq!(digit_count(10), 2);
+        assert_eq!(digit_count(1_000_000), 7);
+        assert_eq!(digit_count(usize::MAX), usize::MAX.to_string().len());
+        let mut out = Vec::new();
+        push_decimal(&mut out, usize::MAX, b'0');
+        assert_eq!(out, usize::MAX.to_string().as_bytes());
+        out.clear();
+        push_decimal(&mut out, 1205, 0);
+        assert_eq!(out, [1, 2, 0, 5]);
+    }
+
+    /// Decoders stay linear on large adversarial bodies (they would hang or take
+    /// quadratic time otherwise).
+    #[test]
+    fn large_adversarial_bodies_finish() {
+        let started = std::time::Instant::now();
+        let zeros = "0:".repeat(500_000);
+        assert_eq!(decode_text_str(&zeros, MAX).unwrap(), []);
+        let noops = "1:6".repeat(300_000);
+        assert_eq!(decode_text_str(&noops, MAX).unwrap().len(), 300_000);
+        let digits = "1".repeat(1_000_000);
+        text_fails(&digits, MAX);
+        text_fails(&digits, usize::MAX);
+        let astral = format!("999999:4{}", "😀".repeat(250_000));
+        text_fails(&astral, MAX);
+        let no_ff = vec![0u8; 1_000_000];
+        binary_fails(&no_ff, usize::MAX);
+        let many: Vec<u8> = [0x00, 0x01, 0xff, b'6'].repeat(250_000);
+        assert_eq!(decode_binary(&many, MAX).unwrap().len(), 250_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    proptest! {
+        #[test]
+        fn prop_text_form_round_trips(packets in proptest::collection::vec(any_packet(true), 1..12)) {
+            let body = text(&packets);
+            prop_assert_eq!(decode_text_str(&body, MAX).unwrap(), packets.clone());
+            prop_assert_eq!(decode_text(body.as_bytes(), body.len()).unwrap(), packets);
+        }
+
+        #[test]
+        fn prop_binary_form_round_trips(packets in proptest::collection::vec(any_packet(true), 0..12)) {
+            let body = binary(&packets);
+            prop_assert_eq!(decode_binary(&body, MAX).unwrap(), packets.clone());
+            // The body's own length bounds every packet's length digits.
+            prop_assert_eq!(decode_binary(&body, body.len()).unwrap(), packets);
+        }
+
+        #[test]
+        fn prop_response_round_trips(
+            packets in proptest::collection::vec(any_packet(true), 1..12),
+            b64 in any::<bool>(),
+        ) {
+            let mut body = Vec::new();
+            let form = encode(&packets, b64, &mut body);
+            prop_assert_eq!(body.len(), encoded_len(&packets, b64));
+            let has_binary = packets.iter().any(|p| matches!(p, Packet::Message(Message::Binary(_))));
+            prop_assert_eq!(form == PayloadForm::Binary, has_binary && !b64);
+            prop_assert_eq!(decode(&body, form, MAX).unwrap(), packets);
+        }
+
+        #[test]
+        fn prop_single_packet_round_trips(packet in any_packet(true)) {
+            let text = encode_packet(&packet);
+            prop_assert_eq!(text.len(), encoded_packet_len(&packet));
+            prop_assert_eq!(packet_utf16_len(&packet), text.encode_utf16().count());
+            prop_assert_eq!(decode_packet(&text).unwrap(), packet);
+        }
+
+        #[test]
+        fn prop_utf16_len_matches_std(text in any::<String>()) {
+            prop_assert_eq!(utf16_len(&text), text.encode_utf16().count());
+            let units = text.encode_utf16().count();
+            prop_assert_eq!(utf16_prefix(&text, units), Some(text.len()));
+        }
+
+        /// Arbitrary bytes never panic either decoder, whatever the limit; what decodes
+        /// re-encodes to a body that decodes the same.
+        #[test]
+        fn prop_decode_never_panics(
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+            max_payload in prop_oneof![Just(usize::MAX), Just(MAX), 0..100usize],
+        ) {
+            if let Ok(packets) = decode_binary(&body, max_payload) {
+                prop_assert!(packets.len() <= body.len() / 4);
+                prop_assert_eq!(decode_binary(&binary(&packets), MAX).unwrap(), packets);
+            }
+            if let Ok(packets) = decode_text(&body, max_payload) {
+                prop_assert!(packets.len() <= body.len() / 3);
+                if !packets.is_empty() {
+                    prop_assert_eq!(decode_text(text(&packets).as_bytes(), MAX).unwrap(), packets);
+                }
+            }
+        }
+
+        #[test]
+        fn prop_decode_plausible_text(body in "([0-9]{1,2}:[0-6b4A-Za-z0-9+/=é😀:]{0,8}){1,6}") {
+            if let Ok(packets) = decode_text_str(&body, MAX) {
+                if !packets.is_empty() {
+                    prop_assert_eq!(decode_text_str(&text(&packets), MAX).unwrap(), packets);
+                }
+            }
+        }
+
+        #[test]
+        fn prop_decode_plausible_binary(
+            chunks in proptest::collection::vec(
+                (0u8..3, proptest::collection::vec(0u8..11, 0..3), proptest::collection::vec(prop_oneof![Just(4u8), Just(b'4'), any::<u8>()], 0..8)),
+                1..6,
+            )
+        ) {
+            let mut body = Vec::new();
+            for (marker, digits, data) in chunks {
+                body.push(marker);
+                body.extend(digits);
+                body.push(0xff);
+                body.extend(data);
+            }
+            if let Ok(packets) = decode_binary(&body, MAX) {
+                prop_assert_eq!(decode_binary(&binary(&packets), MAX).unwrap(), packets);
+            }
+        }
+    }
+}
