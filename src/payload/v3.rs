@@ -783,7 +783,10 @@ mod tests {
         assert_eq!(decode_text_str("3:4😀", MAX).unwrap(), [Packet::text("😀")]);
         // The handshake, noop, close and pong of V4.
         let open = Packet::Open(r#"{"sid":"abc","upgrades":[]}"#.into());
-        assert_eq!(text(&[open.clone()]), r#"28:0{"sid":"abc","upgrades":[]}"#);
+        assert_eq!(
+            text(std::slice::from_ref(&open)),
+            r#"28:0{"sid":"abc","upgrades":[]}"#
+        );
         assert_eq!(text(&[Packet::Noop]), "1:6");
         assert_eq!(text(&[Packet::Close]), "1:1");
         assert_eq!(text(&[Packet::Pong(String::new())]), "1:3");
@@ -915,10 +918,13 @@ mod tests {
             [0x00, 0x03, 0xff, b'4', 0xc3, 0xa9]
         );
         let long = Packet::text("x".repeat(122));
-        assert_eq!(binary(&[long.clone()])[..4], [0x00, 0x01, 0x02, 0x03]);
-        assert_eq!(binary(&[long.clone()])[4], 0xff);
         assert_eq!(
-            decode_binary(&binary(&[long.clone()]), MAX).unwrap(),
+            binary(std::slice::from_ref(&long))[..4],
+            [0x00, 0x01, 0x02, 0x03]
+        );
+        assert_eq!(binary(std::slice::from_ref(&long))[4], 0xff);
+        assert_eq!(
+            decode_binary(&binary(std::slice::from_ref(&long)), MAX).unwrap(),
             [long]
         );
         assert_eq!(binary(&[Packet::binary(vec![])]), [0x01, 0x01, 0xff, 0x04]);
