@@ -369,4 +369,326 @@ pub fn decode(body: &[u8], version: ProtocolVersion, max_payload: usize) -> Resu
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::packet::tests::any_packet;
+    use proptest::prelude::*;
+
+    fn wrapped(index: u32, payload: &str) -> String {
+        let mut out = Vec::new();
+        wrap(index, payload, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// What the official client posts for `payload`: `\n` escaped as `\\n`, line feeds
+    /// as `\n` (its `polling-jsonp` `doWrite`), then the browser's form encoding of
+    /// the textarea `d` (`application/x-www-form-urlencoded`, UTF-8).
+    fn client_body(payload: &str) -> Vec<u8> {
+        let escaped = payload.replace("\\n", "\\\n").replace('\n', "\\n");
+        let mut body = b"d=".to_vec();
+        for &b in escaped.as_bytes() {
+            match b {
+                b' ' => body.push(b'+'),
+                b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => body.push(b),
+                _ => body.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            }
+        }
+        body
+    }
+
+    fn form_fails(body: &[u8]) {
+        let err = form_data(body).expect_err(&String::from_utf8_lossy(body));
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}");
+    }
+
+    /// J1: a non-negative decimal integer, bounded; anything else is refused.
+    #[test]
+    fn j1_index_validation() {
+        for (j, index) in [
+            ("0", 0),
+            ("1", 1),
+            ("233", 233),
+            ("007", 7),
+            ("0000000001", 1),
+            ("4294967295", u32::MAX),
+        ] {
+            assert_eq!(parse_index(j).unwrap(), index, "{j:?}");
+        }
+        for j in [
+            "",
+            " ",
+            "-1",
+            "+1",
+            "-0",
+            " 1",
+            "1 ",
+            "1a",
+            "a1",
+            "0x1",
+            "1e3",
+            "1.0",
+            "1,0",
+            "١",
+            "１",
+            "4294967296",
+            "9999999999",
+            "00000000001",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_index(j).unwrap_err().kind(),
+                ErrorKind::Decode,
+                "{j:?}"
+            );
+        }
+        // Written back without leading zeros.
+        assert_eq!(
+            wrapped(parse_index("010").unwrap(), "6"),
+            r#"___eio[10]("6");"#
+        );
+    }
+
+    /// J2: the GET wrapper, escaped as `JSON.stringify` plus U+2028/U+2029.
+    #[test]
+    fn j2_get_wrapper_and_escaping() {
+        assert_eq!(wrapped(233, "4abc"), r#"___eio[233]("4abc");"#);
+        assert_eq!(wrapped(0, ""), r#"___eio[0]("");"#);
+        assert_eq!(wrapped(u32::MAX, "6"), r#"___eio[4294967295]("6");"#);
+        // The reference's output for the same string (JSON.stringify, then the two
+        // replacements of its polling-jsonp doWrite).
+        assert_eq!(
+            wrapped(1, "\"\\/\u{8}\u{c}\n\r\t\u{0}\u{1f}\u{7f}\u{2028}\u{2029}é😀\u{2027}\u{202a}"),
+            "___eio[1](\"\\\"\\\\/\\b\\f\\n\\r\\t\\u0000\\u001f\u{7f}\\u2028\\u2029é😀\u{2027}\u{202a}\");"
+        );
+        // Every control character.
+        for c in 0u8..0x20 {
+            let expected = match c {
+                0x08 => "\\b".to_owned(),
+                0x0c => "\\f".to_owned(),
+                b'\n' => "\\n".to_owned(),
+                b'\r' => "\\r".to_owned(),
+                b'\t' => "\\t".to_owned(),
+                _ => format!("\\u{c:04x}"),
+            };
+            let payload = format!("4a{}b", char::from(c));
+            assert_eq!(
+                wrapped(2, &payload),
+                format!("___eio[2](\"4a{expected}b\");"),
+                "{c:#x}"
+            );
+        }
+        // The record separator of v4 payloads, and a v3 payload with binary.
+        assert_eq!(wrapped(3, "4a\u{1e}2"), r#"___eio[3]("4a\u001e2");"#);
+        assert_eq!(
+            wrapped(3, "10:b4AQIDBA=="),
+            r#"___eio[3]("10:b4AQIDBA==");"#
+        );
+        // U+2028/U+2029 at the very end, and truncated look-alikes that are not them.
+        assert_eq!(wrapped(4, "\u{2029}"), r#"___eio[4]("\u2029");"#);
+        assert_eq!(wrapped(4, "\u{2000}\u{20ac}"), "___eio[4](\"\u{2000}€\");");
+    }
+
+    /// J2, J4: `encode` wraps the version's text form, binary always base64.
+    #[test]
+    fn j4_encode_uses_the_version_text_form() {
+        let packets = [
+            Packet::text("a\"b"),
+            Packet::binary(vec![1, 2, 3, 4]),
+            Packet::text("€\u{2028}"),
+        ];
+        let mut body = Vec::new();
+        encode(9, &packets, ProtocolVersion::V3, &mut body);
+        assert_eq!(
+            String::from_utf8(body.clone()).unwrap(),
+            r#"___eio[9]("4:4a\"b10:b4AQIDBA==3:4€\u2028");"#
+        );
+        body.clear();
+        encode(9, &packets, ProtocolVersion::V4, &mut body);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"___eio[9]("4a\"b\u001ebAQIDBA==\u001e4€\u2028");"#
+        );
+    }
+
+    /// J3: `+` is a space, `%XX` a byte (either case), a malformed `%` itself.
+    #[test]
+    fn j3_form_decoding() {
+        // Vectors checked against Node's querystring.parse, as the reference uses it.
+        for (body, d) in [
+            (&b"d=a+b%2B%"[..], "a b+%"),
+            (b"d=%zz%4%41%e2%82%ac", "%zz%4A€"),
+            (b"d=%%41", "%A"),
+            (b"d=%", "%"),
+            (b"d=%4", "%4"),
+            (b"d=%4g", "%4g"),
+            (b"%64=x", "x"),
+            (b"d", ""),
+            (b"d=", ""),
+            (b"x=1&&d=2&", "2"),
+            (b"x=1&d=a=b", "a=b"),
+            (b"dd=1&d=2&D=3&d%20=4&+d=5", "2"),
+            (b"d=%c3%A9", "é"),
+            ("d=é€".as_bytes(), "é€"),
+            (b"d=1%3A6", "1:6"),
+        ] {
+            assert_eq!(form_data(body).unwrap(), d, "{body:?}");
+        }
+        form_fails(b"");
+        form_fails(b"x=1");
+        form_fails(b"D=1");
+        form_fails(b"d=1&d=2");
+        form_fails(b"d&d");
+        form_fails(b"%64=1&d=2");
+        form_fails(b"d=%FF");
+        form_fails(b"d=%C3");
+        form_fails(b"d=\xff");
+        form_fails(b"d=%ED%A0%80");
+    }
+
+    /// J3: the client's newline escaping is undone exactly as the reference does.
+    #[test]
+    fn j3_newline_unescaping() {
+        // Vectors checked against the reference's two replacements.
+        for (posted, payload) in [
+            (r"\n", "\n"),
+            (r"\\n", r"\n"),
+            (r"\\\n", r"\\n"),
+            (r"\\\\n", r"\\\n"),
+            (r"a\nb\\nc", "a\nb\\nc"),
+            (r"\\\nn\n\", "\\\\nn\n\\"),
+            (r"n\", r"n\"),
+            (r"\\", r"\\"),
+            (r"\\\\\n\n", "\\\\\\\\n\n"),
+            ("\\", "\\"),
+            ("", ""),
+            ("no escapes é", "no escapes é"),
+        ] {
+            assert_eq!(unescape_newlines(posted), payload, "{posted:?}");
+        }
+        // Through the form: a line feed is posted as `\n`, a `\n` as `\\n`.
+        assert_eq!(form_data(&client_body("a\nb")).unwrap(), "a\nb");
+        assert_eq!(form_data(&client_body("a\\nb")).unwrap(), "a\\nb");
+        assert_eq!(form_data(&client_body("\\\\n\n")).unwrap(), "\\\\n\n");
+        assert_eq!(client_body("a\nb"), b"d=a%5Cnb");
+        // The client's one ambiguity: a backslash before a line feed comes back as `\n`.
+        assert_eq!(form_data(&client_body("\\\n")).unwrap(), "\\n");
+    }
+
+    /// J3, J4: POST bodies decode to the version's packets.
+    #[test]
+    fn j3_post_decoding() {
+        let packets = [
+            Packet::text("line 1\nline 2 \\n"),
+            Packet::binary(vec![0, 1, 2]),
+            Packet::Ping("probe".into()),
+        ];
+        let mut payload = Vec::new();
+        v3::encode_text(&packets, &mut payload);
+        let body = client_body(std::str::from_utf8(&payload).unwrap());
+        assert_eq!(decode(&body, ProtocolVersion::V3, 1000).unwrap(), packets);
+        payload.clear();
+        super::super::encode(&packets, &mut payload);
+        let body = client_body(std::str::from_utf8(&payload).unwrap());
+        assert_eq!(decode(&body, ProtocolVersion::V4, 1000).unwrap(), packets);
+        // The other version's form is refused.
+        let v3_body = b"d=8%3A4abcdefg";
+        assert_eq!(
+            decode(v3_body, ProtocolVersion::V3, 1000).unwrap(),
+            [Packet::text("abcdefg")]
+        );
+        assert!(decode(v3_body, ProtocolVersion::V4, 1000).is_err());
+        assert!(decode(b"d=6", ProtocolVersion::V3, 1000).is_err());
+        // Empty payloads are errors in both (L3, and the v3 reference).
+        for version in [ProtocolVersion::V3, ProtocolVersion::V4] {
+            for body in [&b"d="[..], b"d", b"", b"x=6"] {
+                assert_eq!(
+                    decode(body, version, 1000).unwrap_err().kind(),
+                    ErrorKind::Decode,
+                    "{body:?} {version}"
+                );
+            }
+        }
+        // max_payload bounds v3 length digits.
+        assert!(decode(b"d=00001%3A6", ProtocolVersion::V3, 1000).is_err());
+        assert_eq!(
+            decode(b"d=0001%3A6", ProtocolVersion::V3, 1000).unwrap(),
+            [Packet::Noop]
+        );
+    }
+
+    proptest! {
+        /// The GET body is a call whose argument is a JSON string holding the payload,
+        /// with no raw U+2028/U+2029 and no raw control character.
+        #[test]
+        fn prop_wrap_is_a_json_string(index in any::<u32>(), payload in any::<String>()) {
+            let body = wrapped(index, &payload);
+            let head = format!("___eio[{index}](");
+            prop_assert!(body.starts_with(&head));
+            prop_assert!(body.ends_with(");"));
+            let json = &body[head.len()..body.len() - 2];
+            prop_assert_eq!(serde_json::from_str::<String>(json).unwrap(), payload);
+            let separators = ['\u{2028}', '\u{2029}'];
+            prop_assert!(!json.contains(separators));
+            prop_assert!(!json.chars().any(|c| c < ' '));
+        }
+
+        /// POST: what the official client sends decodes to its payload, except for its
+        /// one ambiguity (a backslash before a line feed).
+        #[test]
+        fn prop_form_round_trips(payload in "[a\\\\n\n\r%+&= é😀\u{1e}\u{2028}]{0,24}") {
+            prop_assume!(!payload.contains("\\\n"));
+            prop_assert_eq!(form_data(&client_body(&payload)).unwrap(), payload);
+        }
+
+        #[test]
+        fn prop_post_round_trips(
+            packets in proptest::collection::vec(any_packet(false), 1..8),
+            v3_version in any::<bool>(),
+        ) {
+            let version = if v3_version { ProtocolVersion::V3 } else { ProtocolVersion::V4 };
+            let mut payload = Vec::new();
+            match version {
+                ProtocolVersion::V3 => v3::encode_text(&packets, &mut payload),
+                ProtocolVersion::V4 => super::super::encode(&packets, &mut payload),
+            }
+            let payload = String::from_utf8(payload).unwrap();
+            prop_assume!(!payload.contains("\\\n"));
+            let body = client_body(&payload);
+            prop_assert_eq!(decode(&body, version, 1_000_000).unwrap(), packets.clone());
+            // And the GET body carries the same payload.
+            let mut get = Vec::new();
+            encode(5, &packets, version, &mut get);
+            let get = String::from_utf8(get).unwrap();
+            let json = &get["___eio[5](".len()..get.len() - 2];
+            prop_assert_eq!(serde_json::from_str::<String>(json).unwrap(), payload);
+        }
+
+        #[test]
+        fn prop_decode_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = form_data(&body);
+            let _ = decode(&body, ProtocolVersion::V3, 1000);
+            let _ = decode(&body, ProtocolVersion::V4, 1000);
+        }
+
+        #[test]
+        fn prop_decode_plausible_bodies(body in "(d|x|%64|D)(=([a-z0-9+:\\\\]|%[0-9A-Fa-fz]{0,2}){0,10})?(&(d|x)=[a-z0-9%\\\\]{0,6}){0,2}") {
+            if let Ok(data) = form_data(body.as_bytes()) {
+                prop_assert!(data.len() <= body.len());
+            }
+        }
+
+        #[test]
+        fn prop_parse_index(j in "[0-9+ -]{0,12}") {
+            match parse_index(&j) {
+                Ok(index) => {
+                    prop_assert!(j.len() <= 10 && j.bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert_eq!(Ok(index), j.parse::<u32>());
+                }
+                Err(_) => prop_assert!(
+                    j.is_empty() || j.len() > 10 || !j.bytes().all(|b| b.is_ascii_digit())
+                        || j.parse::<u32>().is_err()
+                ),
+            }
+        }
+    }
+}
