@@ -275,5 +275,128 @@ pub(crate) mod ws {
                 .is_none());
             assert!(from_message(tungstenite::Message::text("x")).is_err());
         }
+
+        /// V9: text frames as in v4 but binary as `b4`+base64; binary frames carry the
+        /// type byte first.
+        #[test]
+        fn v3_binary_frames_carry_the_type_byte() {
+            let v3 = ProtocolVersion::V3;
+            let p = Packet::binary(vec![1u8, 2, 3, 4]);
+            assert!(matches!(
+                frame_for(&p, false, v3),
+                VersionFrame::Binary { prefix: [4], data } if data[..] == [1, 2, 3, 4]
+            ));
+            assert!(
+                matches!(to_message_for(&p, false, v3), tungstenite::Message::Binary(b) if b[..] == [4, 1, 2, 3, 4])
+            );
+            assert!(
+                matches!(to_message_for(&p, true, v3), tungstenite::Message::Text(t) if t.as_str() == "b4AQIDBA==")
+            );
+            assert!(
+                matches!(to_message_for(&Packet::binary(vec![]), false, v3), tungstenite::Message::Binary(b) if b[..] == [4])
+            );
+            assert!(
+                matches!(to_message_for(&Packet::text("hi"), false, v3), tungstenite::Message::Text(t) if t.as_str() == "4hi")
+            );
+            let frame = tungstenite::Message::Binary(vec![4u8, 1, 2, 3, 4].into());
+            assert_eq!(from_message_for(frame, v3).unwrap(), Some(p.clone()));
+            let text = tungstenite::Message::text("b4AQIDBA==");
+            assert_eq!(from_message_for(text, v3).unwrap(), Some(p));
+            let text = tungstenite::Message::text("2probe");
+            assert_eq!(
+                from_message_for(text, v3).unwrap(),
+                Some(Packet::Ping("probe".into()))
+            );
+            assert!(
+                from_message_for(tungstenite::Message::Pong(Default::default()), v3)
+                    .unwrap()
+                    .is_none()
+            );
+            for bad in [&[][..], &[2, 1], &[7], &[b'4', 1]] {
+                let frame = tungstenite::Message::Binary(bad.to_vec().into());
+                assert!(from_message_for(frame, v3).is_err(), "{bad:?}");
+            }
+            for bad in ["bAQID", "b", "b2AQID", "", "9"] {
+                let frame = tungstenite::Message::text(bad);
+                assert!(from_message_for(frame, v3).is_err(), "{bad:?}");
+            }
+        }
+
+        /// The v4 wrappers are the v4 case of the versioned mapping.
+        #[test]
+        fn v4_is_the_versioned_mapping_at_v4() {
+            let v4 = ProtocolVersion::V4;
+            let p = Packet::binary(vec![1u8, 2, 3]);
+            assert!(matches!(
+                frame_for(&p, false, v4),
+                VersionFrame::Binary { prefix: [], .. }
+            ));
+            assert!(matches!(frame_of(&p, false), Frame::Binary(d) if d[..] == [1, 2, 3]));
+            assert!(matches!(frame_of(&p, true), Frame::Text));
+            assert!(matches!(frame_of(&Packet::Noop, false), Frame::Text));
+            let frame = tungstenite::Message::Binary(vec![4u8, 1].into());
+            assert_eq!(
+                from_message_for(frame, v4).unwrap(),
+                Some(Packet::binary(vec![4u8, 1]))
+            );
+            assert!(from_message_for(tungstenite::Message::text("b4AQID"), v4).is_err());
+        }
+
+        #[test]
+        fn text_forms_by_version() {
+            let packets = [
+                Packet::binary(vec![1u8, 2, 3, 4]),
+                Packet::text("hé"),
+                Packet::Pong("probe".into()),
+            ];
+            for version in [ProtocolVersion::V3, ProtocolVersion::V4] {
+                for packet in &packets {
+                    let mut out = Vec::new();
+                    text_into(packet, version, &mut out);
+                    assert_eq!(out.len(), text_len(packet, version));
+                    let tungstenite::Message::Text(text) = to_message_for(packet, true, version)
+                    else {
+                        panic!("not a text frame");
+                    };
+                    assert_eq!(text.as_bytes(), &out[..]);
+                    let back = from_message_for(tungstenite::Message::Text(text), version);
+                    assert_eq!(back.unwrap().as_ref(), Some(packet));
+                }
+            }
+        }
+
+        proptest::proptest! {
+            #[test]
+            fn prop_frames_round_trip(
+                packet in crate::packet::tests::any_packet(true),
+                b64 in proptest::prelude::any::<bool>(),
+                v3 in proptest::prelude::any::<bool>(),
+            ) {
+                let version = if v3 { ProtocolVersion::V3 } else { ProtocolVersion::V4 };
+                let message = to_message_for(&packet, b64, version);
+                proptest::prop_assert_eq!(from_message_for(message, version).unwrap(), Some(packet));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// E-a: only the exact strings `3` and `4` name a version.
+    #[test]
+    fn protocol_version_from_eio() {
+        assert_eq!(ProtocolVersion::from_eio("3"), Some(ProtocolVersion::V3));
+        assert_eq!(ProtocolVersion::from_eio("4"), Some(ProtocolVersion::V4));
+        for bad in ["", "04", "4.0", " 4", "4 ", "5", "2", "abc", "３", "+4"] {
+            assert_eq!(ProtocolVersion::from_eio(bad), None, "{bad:?}");
+        }
+        for version in [ProtocolVersion::V3, ProtocolVersion::V4] {
+            assert_eq!(ProtocolVersion::from_eio(version.as_str()), Some(version));
+            assert_eq!(version.to_string(), version.as_str());
+        }
+        assert_eq!(ProtocolVersion::default(), ProtocolVersion::V4);
+        assert!(ProtocolVersion::V3 < ProtocolVersion::V4);
     }
 }
