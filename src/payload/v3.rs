@@ -394,7 +394,7 @@ const MESSAGE_TYPE_DIGIT: u8 = b'4';
 /// than `04`.
 ///
 /// ```
-/// use bytes::Bytes;
+/// use engineio::bytes::Bytes;
 /// use engineio::packet::Packet;
 /// use engineio::payload::v3;
 ///
