@@ -130,4 +130,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use packet::{Handshake, Message, Packet, PacketType};
 pub use reason::Reason;
 pub use sid::Sid;
-pub use transport::Transport;
+pub use transport::{ProtocolVersion, Transport};

@@ -1,4 +1,7 @@
-//! Engine.IO v4 polling payloads: several packets in one HTTP body.
+//! Engine.IO polling payloads: several packets in one HTTP body.
+//!
+//! This module holds the v4 payload; [`v3`] holds the two v3 forms (length-prefixed
+//! text, and binary), and [`jsonp`] the JSONP wrapping of either version's text form.
 //!
 //! A payload is one or more packets in their text form ([`Packet::encode`]) joined by
 //! the record separator `\x1e` ([`SEPARATOR`]), with no length prefix and no trailing
@@ -32,6 +35,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Message, Packet};
+
+pub mod jsonp;
+pub mod v3;
 
 /// The byte between two packets of a payload: the ASCII record separator.
 ///
