@@ -45,8 +45,8 @@ use serde_json::Value;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Standard alphabet that decodes padded and unpadded input alike; encoding uses the
-/// padded [`STANDARD`] engine.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+/// padded [`STANDARD`] engine. Shared with the v3 codec.
+pub(crate) const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

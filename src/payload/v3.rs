@@ -75,20 +75,12 @@
 //! value: with `max_payload` 1,000,000 a length has at most 7 digits. The caller keeps
 //! the body itself within `max_payload` before decoding.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine as _};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::packet::{Message, Packet, PacketType};
-
-/// Standard alphabet that decodes padded and unpadded input alike (as K2 asks of the
-/// v4 form); encoding uses the padded [`STANDARD`] engine.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+use crate::packet::{Message, Packet, PacketType, LENIENT_BASE64};
 
 /// Binary form: the marker of a packet in its text form (type digit + UTF-8).
 const STRING_MARKER: u8 = 0x00;
