@@ -19,6 +19,7 @@ use engineio::server::{App, CorsPolicy, Server, Transport};
 const USAGE: &str =
     "usage: echo_server [--addr HOST:PORT] [--ping-interval-ms MS] [--ping-timeout-ms MS]
                    [--max-payload BYTES] [--cors-origin ORIGIN]... [--transports polling,websocket]
+                   [--allow-eio3]
 
 An Engine.IO echo server: every message comes back as it was sent; the text
 `close-me` makes the server close the session. Prints `listening on http://ADDR`,
@@ -30,6 +31,7 @@ then `connect SID TRANSPORT` and `disconnect SID REASON` lines.
   --max-payload        the largest message or POST body accepted (default 1000000)
   --cors-origin        an allowed origin, repeatable; `*` for any (default: same origin)
   --transports         polling, websocket or both (default both)
+  --allow-eio3         also accept Engine.IO v3 clients (Socket.IO 2.x era)
 
 Set RUST_LOG (for example RUST_LOG=engineio=debug) to see the library's log.";
 
@@ -61,6 +63,7 @@ fn main() {
                 builder = builder.ping_timeout(Duration::from_millis(number(&value())))
             }
             "--max-payload" => builder = builder.max_payload(number(&value()) as usize),
+            "--allow-eio3" => builder = builder.allow_eio3(true),
             "--cors-origin" => origins.push(value()),
             "--transports" => {
                 let list: Vec<Transport> = value()

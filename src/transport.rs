@@ -106,17 +106,6 @@ pub(crate) mod ws {
     use crate::payload::v3;
     use crate::Result;
 
-    /// What a packet becomes on a v4 WebSocket: binary messages as binary frames of
-    /// their raw bytes (unless `b64`, then `b`+base64 text), everything else as the
-    /// packet's text form in a text frame (W2, W4).
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
-    pub(crate) enum Frame<'a> {
-        /// A text frame carrying the packet's text form ([`Packet::encode`]).
-        Text,
-        /// A binary frame carrying these bytes.
-        Binary(&'a bytes::Bytes),
-    }
-
     /// What a packet becomes on a WebSocket of either version.
     pub(crate) enum VersionFrame<'a> {
         /// A text frame carrying the packet's text form in the session's version
@@ -150,17 +139,8 @@ pub(crate) mod ws {
         }
     }
 
-    /// How `packet` travels on a v4 WebSocket.
-    #[cfg_attr(not(feature = "server"), allow(dead_code))]
-    pub(crate) fn frame_of(packet: &Packet, b64: bool) -> Frame<'_> {
-        match frame_for(packet, b64, ProtocolVersion::V4) {
-            VersionFrame::Binary { data, .. } => Frame::Binary(data),
-            VersionFrame::Text => Frame::Text,
-        }
-    }
-
     /// The length in bytes of the text frame [`text_into`] writes.
-    #[allow(dead_code)] // for the v3 server's frame writer
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn text_len(packet: &Packet, version: ProtocolVersion) -> usize {
         match version {
             ProtocolVersion::V3 => v3::encoded_packet_len(packet),
@@ -169,7 +149,7 @@ pub(crate) mod ws {
     }
 
     /// Appends the text frame's payload for `packet` on a WebSocket of `version`.
-    #[allow(dead_code)] // for the v3 server's frame writer
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn text_into(packet: &Packet, version: ProtocolVersion, out: &mut Vec<u8>) {
         match version {
             ProtocolVersion::V3 => v3::encode_packet_into(packet, out),

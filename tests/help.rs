@@ -38,6 +38,7 @@ fn echo_server_help() {
             "--max-payload",
             "--cors-origin",
             "--transports",
+            "--allow-eio3",
         ],
     );
 }

@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub max_buffered: usize,
     pub max_total_buffered: usize,
     pub max_poll_packets: usize,
+    pub allow_eio3: bool,
     pub sid_generator: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     pub limits: Limits,
 }
@@ -74,6 +75,7 @@ impl Default for Config {
             max_buffered: 16 * 1024 * 1024,
             max_total_buffered: 256 * 1024 * 1024,
             max_poll_packets: 16,
+            allow_eio3: false,
             sid_generator: None,
             limits: Limits {
                 max_head_size: 16 * 1024,
@@ -261,6 +263,16 @@ impl ServerBuilder {
     /// if only that client connects); 2 to 100,000.
     pub fn max_poll_packets(mut self, packets: usize) -> Self {
         self.config.max_poll_packets = packets;
+        self
+    }
+
+    /// Whether clients speaking Engine.IO protocol v3 (`EIO=3`: Socket.IO 2.x-era
+    /// clients) are accepted, besides v4. A session keeps the version of its handshake;
+    /// handlers and the API are the same for both ([`Server::protocol`] tells them
+    /// apart). `EIO` values other than exactly `3` and `4` are always refused. Defaults
+    /// to `false`, as the reference server's `allowEIO3`.
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.allow_eio3 = allow;
         self
     }
 

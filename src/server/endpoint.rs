@@ -11,6 +11,7 @@ use super::session::Session;
 use super::websocket::{self, handshake};
 use super::{polling, Transport};
 use crate::packet::{Handshake, Packet};
+use crate::{payload, ProtocolVersion};
 
 /// A protocol error response (§10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +147,26 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
     let eio: Vec<&str> = query_all(req, "EIO");
     let sids: Vec<&str> = query_all(req, "sid");
     let is_upgrade = is_websocket_upgrade(req);
+    // JSONP polling (J1): a valid `j` index, once.
+    let jsonp = match query_all(req, "j").as_slice() {
+        _ if transport != Transport::Polling => None,
+        [] => None,
+        [j] => match payload::jsonp::parse_index(j) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return Routed::Respond(reject(req, ProtocolError::BadRequest, "bad JSONP index"))
+            }
+        },
+        _ => {
+            return Routed::Respond(reject(
+                req,
+                ProtocolError::BadRequest,
+                "repeated JSONP index",
+            ))
+        }
+    };
+    // v3's base64 payload mode, fixed at the handshake (V5).
+    let b64 = req.query("b64").is_some_and(|v| !v.is_empty());
     if sids.len() > 1 {
         return Routed::Respond(reject(req, ProtocolError::UnknownSid, "repeated sid"));
     }
@@ -157,11 +178,19 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                     && transport == Transport::Polling
                     && inner.table.take_recent_client_close(sid)
                 {
-                    return Routed::Respond(polling::noop_response());
+                    let version = match eio.as_slice() {
+                        ["3"] => ProtocolVersion::V3,
+                        _ => ProtocolVersion::V4,
+                    };
+                    return Routed::Respond(polling::noop_response(polling::Framing {
+                        version,
+                        b64,
+                        jsonp,
+                    }));
                 }
                 return Routed::Respond(reject(req, ProtocolError::UnknownSid, "unknown sid"));
             };
-            if eio.as_slice() != ["4"] {
+            if eio.as_slice() != [session.version.as_str()] {
                 return Routed::Respond(reject(
                     req,
                     ProtocolError::BadRequest,
@@ -219,10 +248,15 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
             if session.is_closing() && req.method == http::Method::POST {
                 return Routed::Respond(reject(req, ProtocolError::UnknownSid, "session closed"));
             }
+            let framing = polling::Framing {
+                version: session.version,
+                b64: session.b64,
+                jsonp,
+            };
             if req.method == http::Method::GET {
-                Routed::Respond(polling::get(inner, &session, ex))
+                Routed::Respond(polling::get(inner, &session, ex, framing))
             } else {
-                Routed::Respond(polling::post(inner, &session, ex))
+                Routed::Respond(polling::post(inner, &session, ex, framing))
             }
         }
         None => {
@@ -234,13 +268,19 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
                     "handshake not a GET",
                 ));
             }
-            if eio.as_slice() != ["4"] {
+            // E-a: exactly `4`, or exactly `3` when v3 is allowed.
+            let version = match eio.as_slice() {
+                [v] => ProtocolVersion::from_eio(v)
+                    .filter(|v| *v == ProtocolVersion::V4 || config.allow_eio3),
+                _ => None,
+            };
+            let Some(version) = version else {
                 return Routed::Respond(reject(
                     req,
                     ProtocolError::UnsupportedProtocolVersion,
                     "bad EIO",
                 ));
-            }
+            };
             if (transport == Transport::WebSocket) != is_upgrade {
                 return Routed::Respond(reject(
                     req,
@@ -261,13 +301,18 @@ fn route(inner: &Arc<Inner>, ex: &mut Exchange<'_>, decision: &CorsDecision) -> 
             if !inner.is_running() {
                 return Routed::Respond(Response::new(503).closing());
             }
-            let session = match connect(inner, ex, transport) {
+            let session = match connect(inner, ex, transport, version, b64) {
                 Ok(s) => s,
                 Err(resp) => return Routed::Respond(resp),
             };
+            let framing = polling::Framing {
+                version,
+                b64,
+                jsonp,
+            };
             match accept {
                 Some(accept) => Routed::WebSocket(session, accept),
-                None => Routed::Respond(polling_handshake(inner, ex, session)),
+                None => Routed::Respond(polling_handshake(inner, ex, session, framing)),
             }
         }
     }
@@ -279,8 +324,10 @@ fn connect(
     inner: &Arc<Inner>,
     ex: &Exchange<'_>,
     transport: Transport,
+    version: ProtocolVersion,
+    b64: bool,
 ) -> Result<Arc<Session>, Response> {
-    let Some(session) = inner.create_session(transport) else {
+    let Some(session) = inner.create_session(transport, version, b64) else {
         return Err(Response::with_body(
             500,
             "text/plain",
@@ -333,9 +380,14 @@ pub(crate) fn open_packet(inner: &Inner, session: &Session, transport: Transport
 }
 
 /// The polling handshake's response (H6): the OPEN packet alone.
-fn polling_handshake(inner: &Arc<Inner>, ex: &Exchange<'_>, session: Arc<Session>) -> Response {
-    let open = open_packet(inner, &session, Transport::Polling).encode();
-    let mut resp = polling::payload_response(open.into_bytes());
+fn polling_handshake(
+    inner: &Arc<Inner>,
+    ex: &Exchange<'_>,
+    session: Arc<Session>,
+    framing: polling::Framing,
+) -> Response {
+    let open = open_packet(inner, &session, Transport::Polling);
+    let mut resp = framing.response([&open]);
     if let Some(cookie) = render_cookie(inner, &session, &ex.request) {
         resp.headers.push(("Set-Cookie", cookie));
     }

@@ -16,11 +16,14 @@ use super::close::WS_CLOSE_WAIT;
 use super::inner::Inner;
 use super::session::{CloseHow, Session};
 use super::Reason;
+use crate::ProtocolVersion;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     Ping,
     PongDeadline,
+    /// v3: the client's next ping is due by then (V3).
+    ClientPingDeadline,
     CloseTimeout,
     /// A probing WebSocket that has not completed the upgrade in time (gen: probe id).
     UpgradeTimeout,
@@ -183,6 +186,21 @@ impl Inner {
                 }
                 None => {}
             },
+            Timer::ClientPingDeadline => match session.client_ping_deadline(gen) {
+                Some(true) => {
+                    log::debug!("session {}: no ping from the client in time", session.sid);
+                    self.close(session, Reason::PingTimeout);
+                }
+                Some(false) => {
+                    self.heartbeat.push(
+                        session,
+                        Instant::now() + config.ping_timeout,
+                        Timer::ClientPingDeadline,
+                        gen,
+                    );
+                }
+                None => {}
+            },
             Timer::CloseTimeout => {
                 if session.close_timed_out(gen) {
                     log::debug!(
@@ -222,14 +240,19 @@ impl Inner {
         }
     }
 
-    /// Schedules the next ping of heartbeat generation `gen`, a ping interval from now.
+    /// Schedules the next ping of heartbeat generation `gen`: v4, ours, a ping interval
+    /// from now; v3, the client's, due within the advertised interval plus the timeout
+    /// (V3).
     pub(crate) fn schedule_ping(&self, session: &Arc<Session>, gen: u64) {
-        self.heartbeat.push(
-            session,
-            Instant::now() + self.config().ping_interval,
-            Timer::Ping,
-            gen,
-        );
+        let config = self.config();
+        let (at, kind) = match session.version {
+            ProtocolVersion::V4 => (Instant::now() + config.ping_interval, Timer::Ping),
+            ProtocolVersion::V3 => (
+                Instant::now() + config.ping_interval + config.ping_grace + config.ping_timeout,
+                Timer::ClientPingDeadline,
+            ),
+        };
+        self.heartbeat.push(session, at, kind, gen);
     }
 
     /// Bounds an upgrade: probe `id` must complete within the upgrade timeout.

@@ -17,6 +17,7 @@ use super::session::{Budget, CloseHow, Limits, Session};
 use super::table::Table;
 use super::{Reason, Request, Server, Sid, Transport};
 use crate::packet::Packet;
+use crate::ProtocolVersion;
 use crate::{Error, ErrorKind, Result};
 
 pub(crate) struct Inner {
@@ -122,7 +123,12 @@ impl Inner {
 
     /// Creates a session in the connecting state (invisible to requests, H3) with a
     /// fresh, unique sid. The custom sid generator runs here, under no lock.
-    pub(crate) fn create_session(&self, transport: Transport) -> Option<Arc<Session>> {
+    pub(crate) fn create_session(
+        &self,
+        transport: Transport,
+        version: ProtocolVersion,
+        b64: bool,
+    ) -> Option<Arc<Session>> {
         for _ in 0..16 {
             let sid = match &self.config.sid_generator {
                 Some(g) => match dispatch::call("sid generator", "", || g()) {
@@ -137,7 +143,13 @@ impl Inner {
                 },
                 None => Sid::generate()?,
             };
-            let session = Arc::new(Session::new(sid, transport, self.limits()));
+            let session = Arc::new(Session::with_version(
+                sid,
+                transport,
+                version,
+                b64,
+                self.limits(),
+            ));
             if self.table.insert_new(&session) {
                 return Some(session);
             }
@@ -209,14 +221,25 @@ impl Inner {
                 }
                 false
             }
-            Packet::Pong(_) => {
+            Packet::Pong(_) if session.version == ProtocolVersion::V4 => {
                 if let Some(gen) = session.pong_received() {
                     self.schedule_ping(session, gen);
                 }
                 false
             }
-            Packet::Ping(_) => {
-                log::debug!("session {}: v4 client sent a ping", session.sid);
+            Packet::Ping(data) if session.version == ProtocolVersion::V3 => {
+                if let Some(gen) = session.ping_received(data, &self.budget) {
+                    self.schedule_ping(session, gen);
+                }
+                false
+            }
+            Packet::Ping(_) | Packet::Pong(_) => {
+                // The wrong heartbeat direction for the session's version (K7, V3).
+                log::debug!(
+                    "session {}: a {} client sent a heartbeat packet of the other direction",
+                    session.sid,
+                    session.version
+                );
                 if let Some(d) = self.close_here(session, Reason::TransportError, CloseHow::NORMAL)
                 {
                     *dispatch = Some(d);

@@ -83,7 +83,7 @@ pub use self::request::Request;
 pub use self::static_files::StaticFiles;
 pub use crate::packet::Message;
 pub use crate::transport::Transport;
-pub use crate::{Reason, Sid};
+pub use crate::{ProtocolVersion, Reason, Sid};
 
 use self::inner::Inner;
 use self::session::Outgoing;
@@ -227,6 +227,16 @@ impl Server {
     /// session has that id.
     pub fn transport(&self, sid: &str) -> Result<Transport> {
         Ok(self.inner.find(sid)?.transport())
+    }
+
+    /// The protocol version a session speaks: v4, or v3 when the server allows it
+    /// ([`ServerBuilder::allow_eio3`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownSession`](crate::ErrorKind::UnknownSession) if no open
+    /// session has that id.
+    pub fn protocol(&self, sid: &str) -> Result<ProtocolVersion> {
+        Ok(self.inner.find(sid)?.version)
     }
 
     /// How many outbound bytes wait for a session: messages queued for its next

@@ -10,22 +10,80 @@ use super::inner::Inner;
 use super::session::{CloseHow, Session};
 use super::Reason;
 use crate::packet::Packet;
-use crate::payload;
+use crate::payload::v3::{self, PayloadForm};
+use crate::payload::{self, jsonp};
+use crate::{ProtocolVersion, Result};
 
 const TEXT: &str = "text/plain; charset=UTF-8";
 
-/// A `200` payload response (H6, G1).
-pub(crate) fn payload_response(body: Vec<u8>) -> Response {
-    Response::with_body(200, TEXT, body).header("Cache-Control", "no-store")
+/// A `200` payload response (H6, G1), of `content_type`.
+fn payload_response(body: Vec<u8>, content_type: &str) -> Response {
+    Response::with_body(200, content_type, body).header("Cache-Control", "no-store")
+}
+
+/// How a polling request wants its payloads: the session's version, the v3 base64
+/// mode, and JSONP (the `j` index, §15).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Framing {
+    pub version: ProtocolVersion,
+    pub b64: bool,
+    pub jsonp: Option<u32>,
+}
+
+impl Framing {
+    /// `packets` as one payload response (L1; V4–V6; J2).
+    pub(crate) fn response<'a>(
+        &self,
+        packets: impl IntoIterator<Item = &'a Packet, IntoIter: Clone>,
+    ) -> Response {
+        let packets = packets.into_iter();
+        let mut body = Vec::with_capacity(256);
+        let content_type = match (self.jsonp, self.version) {
+            (Some(index), version) => {
+                jsonp::encode(index, packets, version, &mut body);
+                jsonp::CONTENT_TYPE
+            }
+            (None, ProtocolVersion::V4) => {
+                body.reserve(payload::encoded_len(packets.clone()));
+                payload::encode(packets, &mut body);
+                TEXT
+            }
+            (None, ProtocolVersion::V3) => v3::encode(packets, self.b64, &mut body).content_type(),
+        };
+        payload_response(body, content_type)
+    }
+
+    /// The packets of a POST body (P1; V7; J3).
+    fn decode(
+        &self,
+        body: &[u8],
+        content_type: Option<&str>,
+        max_payload: usize,
+    ) -> Result<Vec<Packet>> {
+        match (self.jsonp, self.version) {
+            (Some(_), version) => jsonp::decode(body, version, max_payload),
+            (None, ProtocolVersion::V4) => payload::decode(body),
+            (None, ProtocolVersion::V3) => v3::decode(
+                body,
+                PayloadForm::from_content_type(content_type),
+                max_payload,
+            ),
+        }
+    }
 }
 
 /// A lone noop (G2, C2).
-pub(crate) fn noop_response() -> Response {
-    payload_response(b"6".to_vec())
+pub(crate) fn noop_response(framing: Framing) -> Response {
+    framing.response([&Packet::Noop])
 }
 
 /// A long-poll GET.
-pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
+pub(crate) fn get(
+    inner: &Arc<Inner>,
+    session: &Arc<Session>,
+    ex: &mut Exchange<'_>,
+    framing: Framing,
+) -> Response {
     let config = inner.config();
     let Ok(id) = session.begin_get() else {
         log::debug!("session {}: duplicate long-poll", session.sid);
@@ -52,18 +110,16 @@ pub(crate) fn get(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<
     if answer.delivered_close {
         inner.close_delivered(session, answer.forget);
     }
-    let packets = answer.packets;
-    let mut body = Vec::with_capacity(payload::encoded_len(packets.iter().map(|p| &**p)));
-    payload::encode(packets.iter().map(|p| &**p), &mut body);
-    let mut resp = payload_response(Vec::new());
-    if config.http_compression && body.len() >= config.compression_threshold {
-        if let Some(enc) = compression::negotiate(ex.request.header("accept-encoding")) {
-            body = compression::compress(enc, &body);
-            resp.headers.push(("Content-Encoding", enc.name().into()));
-            resp.headers.push(("Vary", "Accept-Encoding".into()));
+    let mut resp = framing.response(answer.packets.iter().map(|p| &**p));
+    if let super::http::Body::Bytes(body) = &mut resp.body {
+        if config.http_compression && body.len() >= config.compression_threshold {
+            if let Some(enc) = compression::negotiate(ex.request.header("accept-encoding")) {
+                *body = compression::compress(enc, body);
+                resp.headers.push(("Content-Encoding", enc.name().into()));
+                resp.headers.push(("Vary", "Accept-Encoding".into()));
+            }
         }
     }
-    resp.body = super::http::Body::Bytes(body);
     let (inner2, session2) = (inner.clone(), session.clone());
     resp.on_written = Some(Box::new(move |written| {
         if !written {
@@ -87,7 +143,12 @@ fn closing(inner: &Arc<Inner>, session: &Arc<Session>, reason: Reason, resp: Res
 const PEER_CHECK: Duration = Duration::from_millis(500);
 
 /// A POST carrying a payload.
-pub(crate) fn post(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
+pub(crate) fn post(
+    inner: &Arc<Inner>,
+    session: &Arc<Session>,
+    ex: &mut Exchange<'_>,
+    framing: Framing,
+) -> Response {
     if !session.begin_post() {
         log::debug!("session {}: duplicate POST", session.sid);
         return closing(
@@ -97,18 +158,24 @@ pub(crate) fn post(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange
             ProtocolError::BadRequest.response(),
         );
     }
-    let resp = post_inner(inner, session, ex);
+    let resp = post_inner(inner, session, ex, framing);
     session.end_post();
     resp
 }
 
-fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>) -> Response {
+fn post_inner(
+    inner: &Arc<Inner>,
+    session: &Arc<Session>,
+    ex: &mut Exchange<'_>,
+    framing: Framing,
+) -> Response {
     let is_octet = ex.request.header("content-type").is_some_and(|ct| {
         ct.trim()
             .to_ascii_lowercase()
             .starts_with("application/octet-stream")
     });
-    if is_octet {
+    // P3: v4 has no binary payloads (v3 has, V6).
+    if is_octet && framing.version == ProtocolVersion::V4 && framing.jsonp.is_none() {
         log::debug!("session {}: octet-stream POST", session.sid);
         return closing(
             inner,
@@ -147,7 +214,9 @@ fn post_inner(inner: &Arc<Inner>, session: &Arc<Session>, ex: &mut Exchange<'_>)
             );
         }
     };
-    let packets: Vec<Packet> = match payload::decode(&body) {
+    let content_type = ex.request.header("content-type");
+    let max = inner.config().max_payload;
+    let packets: Vec<Packet> = match framing.decode(&body, content_type, max) {
         Ok(p) => p,
         Err(e) => {
             log::debug!("session {}: malformed payload: {e}", session.sid);

@@ -21,6 +21,7 @@ use super::heartbeat::TimerKey;
 use super::websocket::writer::encode_frame;
 use super::{Reason, Sid, Transport};
 use crate::packet::{Message, Packet};
+use crate::ProtocolVersion;
 
 /// Why a [`Sink`] did not take a frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub(crate) enum WriteError {
 pub(crate) trait Sink: Send + Sync {
     /// Whether binary messages go out as `b`+base64 text frames (W4).
     fn b64(&self) -> bool;
+    /// The session's protocol version.
+    fn version(&self) -> ProtocolVersion;
     /// Takes one or more whole frames, in order.
     fn send(&self, frames: Bytes) -> Result<(), WriteError>;
     /// Optionally the close packet `1`, then a close frame with `code` (if any); nothing
@@ -53,7 +56,7 @@ pub(crate) trait Sink: Send + Sync {
 
     /// Takes one packet as one frame.
     fn send_packet(&self, packet: &Packet) -> Result<(), WriteError> {
-        self.send(encode_frame(packet, self.b64()))
+        self.send(encode_frame(packet, self.b64(), self.version()))
     }
 }
 
@@ -116,22 +119,23 @@ impl Budget {
 /// are encoded once, on first use.
 pub(crate) struct Outgoing {
     pub packet: Arc<Packet>,
-    frame: OnceLock<Bytes>,
-    b64_frame: OnceLock<Bytes>,
+    /// Its frames by `b64` and version (v4 plain, v4 b64, v3 plain, v3 b64).
+    frames: [OnceLock<Bytes>; 4],
 }
 
 impl Outgoing {
     pub(crate) fn new(packet: Packet) -> Outgoing {
         Outgoing {
             packet: Arc::new(packet),
-            frame: OnceLock::new(),
-            b64_frame: OnceLock::new(),
+            frames: Default::default(),
         }
     }
 
-    pub(crate) fn frame(&self, b64: bool) -> Bytes {
-        let cell = if b64 { &self.b64_frame } else { &self.frame };
-        cell.get_or_init(|| encode_frame(&self.packet, b64)).clone()
+    pub(crate) fn frame(&self, b64: bool, version: ProtocolVersion) -> Bytes {
+        let i = usize::from(b64) + 2 * usize::from(version == ProtocolVersion::V3);
+        self.frames[i]
+            .get_or_init(|| encode_frame(&self.packet, b64, version))
+            .clone()
     }
 }
 
@@ -223,6 +227,11 @@ struct State {
 /// A session.
 pub(crate) struct Session {
     pub sid: Sid,
+    /// The protocol version, fixed at the handshake (V1).
+    pub version: ProtocolVersion,
+    /// v3 polling: binary messages go out as `b4`+base64 in text payloads (V5), fixed
+    /// at the handshake by its `b64` query.
+    pub b64: bool,
     limits: Limits,
     state: Mutex<State>,
     /// Wakes a long-poll (packets, close, upgrade) and a reader waiting for inbox room.
@@ -325,9 +334,23 @@ pub(crate) struct Pushed {
 }
 
 impl Session {
+    #[cfg(test)]
     pub(crate) fn new(sid: Sid, transport: Transport, limits: Limits) -> Session {
+        Session::with_version(sid, transport, ProtocolVersion::V4, false, limits)
+    }
+
+    /// A session speaking `version`; `b64` is the v3 base64 payload mode (V5).
+    pub(crate) fn with_version(
+        sid: Sid,
+        transport: Transport,
+        version: ProtocolVersion,
+        b64: bool,
+        limits: Limits,
+    ) -> Session {
         Session {
             sid,
+            version,
+            b64,
             limits,
             state: Mutex::new(State {
                 phase: Phase::Connecting,
@@ -415,10 +438,11 @@ impl Session {
             // Frames are ordered by the writer's own lock; an upgrade flushes the queue
             // to the writer under our lock before `ws` is set, so nothing overtakes it.
             drop(st);
-            return Ok(ws.send(out.frame(ws.b64()))?);
+            return Ok(ws.send(out.frame(ws.b64(), ws.version()))?);
         }
         if let Packet::Message(m) = &*out.packet {
-            if !crate::payload::fits_polling(m) {
+            // v3 payloads are length-prefixed: only v4 polling cannot carry U+001E.
+            if self.version == ProtocolVersion::V4 && !crate::payload::fits_polling(m) {
                 return Err(EnqueueError::Unencodable);
             }
         }
@@ -466,6 +490,46 @@ impl Session {
     pub(crate) fn heartbeat_gen_if_open(&self) -> Option<u64> {
         let st = self.state.lock();
         (st.phase == Phase::Open).then_some(st.hb_gen)
+    }
+
+    /// v3 (V3): the client pinged: the pong goes out at once with the same data, and
+    /// the next ping is due from now. The heartbeat generation of the next deadline
+    /// (`None` while an upgrade suspends the heartbeat, B7: the pong still goes out).
+    pub(crate) fn ping_received(&self, data: String, budget: &Budget) -> Option<u64> {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Open {
+            return None;
+        }
+        let gen = (!st.upgrading).then(|| {
+            st.hb_gen += 1;
+            st.hb_gen
+        });
+        let pong = Packet::Pong(data);
+        if let Some(ws) = st.ws.clone() {
+            drop(st);
+            // A failed write shows up in the reader, which ends the session.
+            let _ = ws.send_packet(&pong);
+            return gen;
+        }
+        let size = pong.encoded_len();
+        budget.charge(size);
+        st.queued_bytes += size;
+        st.queue.push_back(Arc::new(pong));
+        if st.get_pending != 0 {
+            self.wake.notify_all();
+        }
+        gen
+    }
+
+    /// v3: the ping deadline of generation `gen` passed. `Some(true)`: no ping came,
+    /// close the session; `Some(false)`: its reader waits for a busy handler, so the
+    /// ping may be unread: re-arm; `None`: the deadline is stale.
+    pub(crate) fn client_ping_deadline(&self, gen: u64) -> Option<bool> {
+        let st = self.state.lock();
+        if st.phase != Phase::Open || st.hb_gen != gen {
+            return None;
+        }
+        Some(!st.reader_waiting)
     }
 
     /// Queues a ping if the timer of generation `gen` is current. `true` if it did.

@@ -90,7 +90,7 @@ pub(crate) fn serve_handshake(
         }
         return;
     }
-    let writer = new_writer(inner, &stream, b64);
+    let writer = new_writer(inner, &stream, b64, session.version);
     if !session.attach_ws(writer.clone(), open, &inner.budget) {
         // The connect handler closed the session it was accepting.
         writer.close(true, Some(1000));
@@ -119,7 +119,7 @@ pub(crate) fn serve_upgrade(
 ) -> Result<(), ()> {
     let b64 = wants_b64(ex);
     let stream = ex.stream_handle();
-    let writer = new_writer(inner, &stream, b64);
+    let writer = new_writer(inner, &stream, b64, session.version);
     let Some(id) = session.attach_probe(writer.clone()) else {
         return Err(());
     };
@@ -165,11 +165,17 @@ fn wants_b64(ex: &Exchange<'_>) -> bool {
     ex.request.query("b64").is_some_and(|v| !v.is_empty())
 }
 
-fn new_writer(inner: &Arc<Inner>, stream: &Arc<TcpStream>, b64: bool) -> Arc<Writer> {
+fn new_writer(
+    inner: &Arc<Inner>,
+    stream: &Arc<TcpStream>,
+    b64: bool,
+    version: crate::ProtocolVersion,
+) -> Arc<Writer> {
     let config = inner.config();
     Writer::new(
         stream.clone(),
         b64,
+        version,
         config.max_buffered,
         config.limits.write_timeout,
         inner.budget.clone(),
@@ -234,7 +240,7 @@ impl Reader {
         let end = loop {
             let packet = match self.ws.read() {
                 Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
-                    match crate::transport::ws::from_message(m) {
+                    match crate::transport::ws::from_message_for(m, self.session.version) {
                         Ok(Some(p)) => p,
                         Ok(None) => continue,
                         Err(e) => {

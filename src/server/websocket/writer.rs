@@ -26,6 +26,8 @@ use tungstenite::protocol::frame::FrameHeader;
 
 use crate::packet::Packet;
 use crate::server::session::{Budget, Sink, WriteError};
+use crate::transport::ws;
+use crate::ProtocolVersion;
 
 struct State {
     /// Frames (or their unwritten tails) waiting for the socket, oldest first.
@@ -44,6 +46,8 @@ pub(crate) struct Writer {
     state: Mutex<State>,
     /// Whether binary messages go out as `b`+base64 text frames (the `b64` query).
     pub b64: bool,
+    /// The session's protocol version (v3 binary frames carry a type byte).
+    pub version: ProtocolVersion,
     max_pending: usize,
     send_timeout: Duration,
     /// The server-wide count of waiting outbound bytes, which ours are part of.
@@ -60,6 +64,7 @@ impl Writer {
     pub(crate) fn new(
         stream: Arc<TcpStream>,
         b64: bool,
+        version: ProtocolVersion,
         max_pending: usize,
         send_timeout: Duration,
         budget: Arc<Budget>,
@@ -76,6 +81,7 @@ impl Writer {
                 failed: false,
             }),
             b64,
+            version,
             max_pending,
             send_timeout,
             budget,
@@ -252,6 +258,10 @@ impl Sink for Writer {
         self.b64
     }
 
+    fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
     fn send(&self, frames: Bytes) -> Result<(), WriteError> {
         let mut st = self.state.lock();
         if st.closed {
@@ -294,22 +304,29 @@ fn write_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// The WebSocket frame that carries `packet` (W1, W2, W4): binary messages as binary
-/// frames of their raw bytes (or `b`+base64 text when `b64`), everything else as text.
-pub(crate) fn encode_frame(packet: &Packet, b64: bool) -> Bytes {
-    let mut out = Vec::with_capacity(packet.encoded_len() + 10);
-    match crate::transport::ws::frame_of(packet, b64) {
-        crate::transport::ws::Frame::Binary(data) => {
-            write_frame(&mut out, OpCode::Data(Data::Binary), data);
+/// The WebSocket frame that carries `packet` (W1, W2, W4; V9 on v3): binary messages as
+/// binary frames of their raw bytes (after the type byte `04` on v3), or `b`+base64
+/// text when `b64`; everything else as the version's text form.
+pub(crate) fn encode_frame(packet: &Packet, b64: bool, version: ProtocolVersion) -> Bytes {
+    let mut out = Vec::with_capacity(ws::text_len(packet, version) + 10);
+    match ws::frame_for(packet, b64, version) {
+        ws::VersionFrame::Binary { prefix, data } => {
+            let header = FrameHeader {
+                opcode: OpCode::Data(Data::Binary),
+                ..FrameHeader::default()
+            };
+            let _ = header.format((prefix.len() + data.len()) as u64, &mut out);
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(data);
         }
-        crate::transport::ws::Frame::Text => {
+        ws::VersionFrame::Text => {
             // The text form is written straight after the header: no interim String.
             let header = FrameHeader {
                 opcode: OpCode::Data(Data::Text),
                 ..FrameHeader::default()
             };
-            let _ = header.format(packet.encoded_len() as u64, &mut out);
-            packet.encode_into(&mut out);
+            let _ = header.format(ws::text_len(packet, version) as u64, &mut out);
+            ws::text_into(packet, version, &mut out);
         }
     }
     Bytes::from(out)
@@ -319,16 +336,28 @@ pub(crate) fn encode_frame(packet: &Packet, b64: bool) -> Bytes {
 mod tests {
     use super::*;
 
+    use crate::ProtocolVersion::{V3, V4};
+
+    #[test]
+    fn v3_binary_frames_carry_the_type_byte() {
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3, 4]), false, V3);
+        assert_eq!(&f[..], b"\x82\x05\x04\x01\x02\x03\x04");
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3, 4]), true, V3);
+        assert_eq!(&f[..], b"\x81\x0ab4AQIDBA==");
+        let f = encode_frame(&Packet::text("hi"), false, V3);
+        assert_eq!(&f[..], b"\x81\x034hi");
+    }
+
     #[test]
     fn frames_are_unmasked_and_final() {
-        let f = encode_frame(&Packet::text("hi"), false);
+        let f = encode_frame(&Packet::text("hi"), false, V4);
         assert_eq!(&f[..], b"\x81\x034hi");
-        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), false);
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), false, V4);
         assert_eq!(&f[..], b"\x82\x03\x01\x02\x03");
-        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), true);
+        let f = encode_frame(&Packet::binary(vec![1u8, 2, 3]), true, V4);
         assert_eq!(&f[..], b"\x81\x05bAQID");
         let big = "x".repeat(70_000);
-        let f = encode_frame(&Packet::text(big), false);
+        let f = encode_frame(&Packet::text(big), false, V4);
         assert_eq!(&f[..2], b"\x81\x7f");
         assert_eq!(f.len(), 10 + 70_001);
     }
@@ -341,6 +370,7 @@ mod tests {
         let w = Writer::new(
             Arc::new(s),
             false,
+            V4,
             1 << 20,
             Duration::from_secs(1),
             Arc::new(Budget::new(usize::MAX)),
@@ -363,11 +393,12 @@ mod tests {
         let w = Writer::new(
             Arc::new(s),
             false,
+            V4,
             64 << 20,
             Duration::from_millis(300),
             budget.clone(),
         );
-        let frame = encode_frame(&Packet::text("y".repeat(64 * 1024)), false);
+        let frame = encode_frame(&Packet::text("y".repeat(64 * 1024)), false, V4);
         let start = std::time::Instant::now();
         for _ in 0..200 {
             w.send(frame.clone()).unwrap();
