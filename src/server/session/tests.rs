@@ -18,6 +18,9 @@ impl Sink for Recorder {
     fn b64(&self) -> bool {
         self.b64
     }
+    fn version(&self) -> crate::ProtocolVersion {
+        crate::ProtocolVersion::V4
+    }
     fn send(&self, frames: Bytes) -> Result<(), WriteError> {
         if self.closed.lock().is_some() {
             return Err(WriteError::Closed);
