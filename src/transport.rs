@@ -312,7 +312,10 @@ pub(crate) mod ws {
                 VersionFrame::Binary { prefix: [], .. }
             ));
             assert!(matches!(frame_for(&p, true, v4), VersionFrame::Text));
-            assert!(matches!(frame_for(&Packet::Noop, false, v4), VersionFrame::Text));
+            assert!(matches!(
+                frame_for(&Packet::Noop, false, v4),
+                VersionFrame::Text
+            ));
             let frame = tungstenite::Message::Binary(vec![4u8, 1].into());
             assert_eq!(
                 from_message_for(frame, v4).unwrap(),

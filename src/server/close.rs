@@ -110,7 +110,9 @@ mod tests {
         let server = Server::builder().build().unwrap();
         let inner = server.inner().clone();
         for i in 0..1000 {
-            let s = inner.create_session(Transport::Polling).unwrap();
+            let s = inner
+                .create_session(Transport::Polling, crate::ProtocolVersion::V4, false)
+                .unwrap();
             assert!(s.accept());
             inner.start_heartbeat(&s);
             if i % 2 == 0 {
@@ -131,7 +133,9 @@ mod tests {
         }
         assert_eq!(inner.heartbeat.pending(), 0);
         assert_eq!(server.table_size(), 0);
-        let live = inner.create_session(Transport::Polling).unwrap();
+        let live = inner
+            .create_session(Transport::Polling, crate::ProtocolVersion::V4, false)
+            .unwrap();
         assert!(live.accept());
         inner.start_heartbeat(&live);
         assert_eq!(inner.heartbeat.pending(), 1);
