@@ -217,6 +217,7 @@ pub(crate) mod ws {
     ///
     /// # Errors
     /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for a text frame that is not a packet.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn from_message(message: tungstenite::Message) -> Result<Option<Packet>> {
         from_message_for(message, ProtocolVersion::V4)
     }
