@@ -37,9 +37,10 @@ run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 run cargo test --all-targets
 run cargo test --features tls --test client_tls
 run cargo test --doc
-run cargo build --no-default-features
-run cargo build --no-default-features --features server
-run cargo build --no-default-features --features client
+# Each feature set alone, warnings denied (dead code shows up per feature set).
+run cargo clippy --no-default-features -- -D warnings
+run cargo clippy --no-default-features --features server -- -D warnings
+run cargo clippy --no-default-features --features client -- -D warnings
 run cargo clippy --all-targets --all-features -- -D warnings
 # The benchmark harness (a workspace member): lint and unit tests, no benchmark run.
 run bash scripts/check-package.sh
