@@ -28,8 +28,10 @@
 //! - One error type, [`Error`], whose [`ErrorKind`] says what to do about it.
 //!
 //! ## Transports
-//! HTTP long-polling and WebSocket, with the polling → WebSocket upgrade, as the
-//! official JavaScript client expects. Protocol v3 is not written yet.
+//! HTTP long-polling (and JSONP polling) and WebSocket, with the polling → WebSocket
+//! upgrade, as the official JavaScript client expects. The server speaks protocol v4,
+//! and v3 on request ([`server::ServerBuilder::allow_eio3`]); the codec of both is
+//! public ([`payload`], [`payload::v3`], [`payload::jsonp`]).
 //!
 //! ## Client
 //! [`client::Client`] (feature `client`, on by default) connects to any Engine.IO v4
