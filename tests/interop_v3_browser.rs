@@ -6,8 +6,9 @@
 //! Modes: XHR polling (XHR2: binary payloads, no `b64`), polling upgraded to WebSocket,
 //! and JSONP polling (`forceJSONP`: `<script>` GETs with `j=`, form POSTs `d=…` through a
 //! hidden iframe, binary as base64). Each echoes non-ASCII text (with quotes,
-//! backslashes, a newline and U+2028/U+2029), binary and a burst of 50 in order, and
-//! closes from one side; the test checks what the page and the server report.
+//! backslashes, a newline and U+2028/U+2029), binary and a burst of 50 in order (the
+//! polling ones also a 35,000-unit text and a 40,000-byte binary), and closes from one
+//! side; the test checks what the page and the server report.
 
 mod support;
 
@@ -84,9 +85,10 @@ fn start_server(root: &Path) -> (Listening, Arc<Mutex<Seen>>) {
     (running, seen)
 }
 
-/// Runs the page with `query` in Chromium and returns its result, checked to be ok,
-/// with the server's record of the session (whose end it waited for).
-fn run_page(query: &str) -> Option<(serde_json::Value, Seen)> {
+/// Runs the page with `query` in Chromium and returns its result, checked to be ok
+/// with `echoes` messages echoed, and the server's record of the session (whose end
+/// it waited for).
+fn run_page(query: &str, echoes: u64) -> Option<(serde_json::Value, Seen)> {
     if !support::node_v3_interop_available("browser v3 interop") {
         return None;
     }
@@ -118,7 +120,7 @@ fn run_page(query: &str) -> Option<(serde_json::Value, Seen)> {
     assert!(ok, "browser run failed: {out}");
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["ok"], true, "{line}");
-    assert_eq!(v["echoed"], 52, "{line}");
+    assert_eq!(v["echoed"], echoes, "{line}");
     eprintln!("browser result: {line}");
 
     // The session's end may still be on its way (the close packet's POST).
@@ -142,7 +144,7 @@ fn run_page(query: &str) -> Option<(serde_json::Value, Seen)> {
 
 #[test]
 fn xhr_polling_client_close() {
-    let Some((v, seen)) = run_page("transports=polling&close=client&hold=600") else {
+    let Some((v, seen)) = run_page("transports=polling&close=client&hold=600&big=5000", 54) else {
         return;
     };
     assert_eq!(v["transport"], "polling");
@@ -156,7 +158,8 @@ fn xhr_polling_client_close() {
 
 #[test]
 fn upgrade_to_websocket_server_close() {
-    let Some((v, seen)) = run_page("transports=polling,websocket&upgrade=1&close=server") else {
+    let Some((v, seen)) = run_page("transports=polling,websocket&upgrade=1&close=server", 52)
+    else {
         return;
     };
     assert_eq!(v["transport"], "websocket");
@@ -167,8 +170,10 @@ fn upgrade_to_websocket_server_close() {
 
 #[test]
 fn upgrade_to_websocket_client_close() {
-    let Some((v, seen)) = run_page("transports=polling,websocket&upgrade=1&close=client&hold=600")
-    else {
+    let Some((v, seen)) = run_page(
+        "transports=polling,websocket&upgrade=1&close=client&hold=600",
+        52,
+    ) else {
         return;
     };
     assert_eq!(v["transport"], "websocket");
@@ -180,7 +185,10 @@ fn upgrade_to_websocket_client_close() {
 
 #[test]
 fn jsonp_polling_client_close() {
-    let Some((v, seen)) = run_page("transports=polling&jsonp=1&close=client&hold=600") else {
+    let Some((v, seen)) = run_page(
+        "transports=polling&jsonp=1&close=client&hold=600&big=5000",
+        54,
+    ) else {
         return;
     };
     assert_eq!(v["transport"], "polling");
@@ -198,7 +206,7 @@ fn jsonp_polling_client_close() {
 
 #[test]
 fn jsonp_polling_server_close() {
-    let Some((v, seen)) = run_page("transports=polling&jsonp=1&close=server") else {
+    let Some((v, seen)) = run_page("transports=polling&jsonp=1&close=server", 52) else {
         return;
     };
     assert_eq!(v["transport"], "polling");

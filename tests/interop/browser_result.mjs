@@ -38,7 +38,9 @@ try {
   });
   const page = await browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(url);
+  // Not the load event: JSONP's long-poll <script> and form iframe delay it for as
+  // long as the session lives.
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
   try {
     await page.waitForFunction(() => window.result !== undefined, null, { timeout: timeoutMs });
   } catch (e) {
