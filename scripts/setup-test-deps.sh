@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything the interop tests need, and nothing twice:
-#   - the Node.js peers (official engine.io / engine.io-client, playwright-core)
+#   - the Node.js peers (official engine.io / engine.io-client 6.x, and 3.x under
+#     the aliases engine.io-v3 / engine.io-client-v3; playwright-core)
 #     from package-lock.json into ./node_modules  (npm ci)
 #   - the Python peers (python-engineio and friends) from requirements-test.txt
-#     into ./.venv
+#     into ./.venv, and python-engineio 3.14 (Engine.IO v3) from
+#     requirements-test-v3.txt into ./.venv-v3
 #   - Debian's chromium at /usr/bin/chromium, driven by playwright-core for the
 #     browser tests
 # Idempotent: when everything is present and up to date it only checks and exits.
@@ -31,7 +33,8 @@ fi
 # npm ci rewrites node_modules/.package-lock.json, so its mtime tells when the
 # tree was last installed from the lock file.
 npm_stamp="node_modules/.package-lock.json"
-if [[ ! -d node_modules/engine.io-client || ! -d node_modules/engine.io || ! -f "$npm_stamp" ||
+if [[ ! -d node_modules/engine.io-client || ! -d node_modules/engine.io ||
+    ! -d node_modules/engine.io-client-v3 || ! -d node_modules/engine.io-v3 || ! -f "$npm_stamp" ||
     package-lock.json -nt "$npm_stamp" || package.json -nt "$npm_stamp" ]]; then
     say "installing Node.js packages (npm ci)"
     npm ci --no-audit --no-fund || die "npm ci failed"
@@ -40,25 +43,35 @@ else
     say "Node.js packages up to date"
 fi
 
-# ---------------------------------------------------------------- python venv
-venv=".venv"
-venv_stamp="$venv/.requirements-test.sha256"
-if [[ ! -x "$venv/bin/python" ]]; then
-    say "creating Python virtualenv in $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv" ||
-        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-fi
-want_hash="$( (sha256sum requirements-test.txt && "$venv/bin/python" -V 2>&1) | sha256sum | cut -d' ' -f1)"
-have_hash="$(cat "$venv_stamp" 2>/dev/null || true)"
-if [[ "$want_hash" != "$have_hash" ]]; then
-    say "installing Python packages (requirements-test.txt)"
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r requirements-test.txt ||
-        die "pip install -r requirements-test.txt failed"
-    printf '%s\n' "$want_hash" >"$venv_stamp"
-else
-    say "Python packages up to date"
-fi
+# ---------------------------------------------------------------- python venvs
+# install_venv DIR REQUIREMENTS: creates DIR when needed and installs REQUIREMENTS
+# into it, unless the same file was already installed with the same interpreter.
+install_venv() {
+    local venv="$1" requirements="$2"
+    local stamp="$venv/.$(basename "$requirements" .txt).sha256"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        say "creating Python virtualenv in $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv" ||
+            die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+    local want_hash have_hash
+    want_hash="$( (sha256sum "$requirements" && "$venv/bin/python" -V 2>&1) | sha256sum | cut -d' ' -f1)"
+    have_hash="$(cat "$stamp" 2>/dev/null || true)"
+    if [[ "$want_hash" != "$have_hash" ]]; then
+        say "installing Python packages ($requirements into $venv)"
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements" ||
+            die "pip install -r $requirements failed"
+        printf '%s\n' "$want_hash" >"$stamp"
+    else
+        say "Python packages in $venv up to date"
+    fi
+}
+
+# python-engineio 4.x (Engine.IO v4) and, apart, 3.14 (Engine.IO v3): the two
+# cannot share a venv.
+install_venv .venv requirements-test.txt
+install_venv .venv-v3 requirements-test-v3.txt
 
 # ---------------------------------------------------------------- chromium
 if [[ ! -x /usr/bin/chromium ]]; then

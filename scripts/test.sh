@@ -27,6 +27,7 @@ ENGINEIO_NODE="$(command -v node)"
 export ENGINEIO_REQUIRE_INTEROP=1
 export ENGINEIO_NODE
 export ENGINEIO_PYTHON="$repo_root/.venv/bin/python"
+export ENGINEIO_PYTHON_V3="$repo_root/.venv-v3/bin/python"
 export ENGINEIO_CHROMIUM=/usr/bin/chromium
 export ENGINEIO_REPO="$repo_root"
 

@@ -14,12 +14,23 @@
 //        [--close client|server]     (default client)
 //        [--path /engine.io/]        (default /engine.io/)
 //        [--timeout-ms MS]           (overall deadline, default 20000)
+//        [--eio3]                    (use engine.io-client 3.x, the npm alias
+//                                     engine.io-client-v3, which speaks Engine.IO v3)
+//        [--hold-ms MS]              (keep the session open MS ms after the echoes,
+//                                     so that heartbeats run; default 0)
+//        [--force-base64]            (the client's forceBase64 option: binary travels
+//                                     as base64 text; with --eio3, v3's b64 polling)
 //
 // Prints exactly one JSON line on stdout:
-//   {"ok":true,"transport":"websocket","echoed":102,"closeReason":"forced close"}
+//   {"ok":true,"transport":"websocket","eio":4,"pongs":0,"echoed":102,"closeReason":"forced close"}
 // and exits 0, or {"ok":false,"error":"..."} and exits 1.
 
-import { Socket } from 'engine.io-client';
+import { Socket as SocketV4 } from 'engine.io-client';
+import clientV3 from 'engine.io-client-v3';
+
+// engine.io-client 3.x is CommonJS: its module object is the `eio()` function, with
+// the Socket class as a property.
+const SocketV3 = clientV3.Socket;
 
 const TEXT = 'héllo wörld € 😀 ✓';
 const BINARY = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -45,6 +56,9 @@ function parseArgs(argv) {
     close: 'client',
     path: '/engine.io/',
     timeoutMs: 20000,
+    eio3: false,
+    forceBase64: false,
+    holdMs: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -75,6 +89,14 @@ function parseArgs(argv) {
         break;
       }
       case '--path': opts.path = value(); break;
+      case '--eio3': opts.eio3 = true; break;
+      case '--force-base64': opts.forceBase64 = true; break;
+      case '--hold-ms': {
+        const n = Number.parseInt(value(), 10);
+        if (!Number.isInteger(n) || n < 0) throw new Error('--hold-ms: expected a non-negative integer');
+        opts.holdMs = n;
+        break;
+      }
       case '--timeout-ms': {
         const n = Number.parseInt(value(), 10);
         if (!Number.isInteger(n) || n <= 0) throw new Error('--timeout-ms: expected a positive integer');
@@ -143,20 +165,33 @@ function main() {
   let echoesDone = false;
   // socket.transport may be cleared on close; remember the last one seen.
   let lastTransport = 'none';
+  // The EIO query parameter the client sent: the protocol revision it speaks.
+  let eio = null;
+  // Heartbeats completed: a pong received (v3: the client pings) or a ping
+  // answered (v4: the server pings; the client emits 'pong' after answering).
+  let pongs = 0;
+  let held = false;
 
   const state = () =>
     `opened=${opened} echoed=${received}/${expected.length} upgraded=${upgraded} ` +
     `transport=${socket && socket.transport ? socket.transport.name : 'none'} closing=${closing}`;
 
+  const Socket = opts.eio3 ? SocketV3 : SocketV4;
   const socket = new Socket(opts.url, {
     transports: opts.transports,
     path: opts.path,
     upgrade: true,
+    forceBase64: opts.forceBase64,
   });
 
   const maybeClose = () => {
     if (closing || !echoesDone) return;
     if (opts.expectUpgrade && !upgraded) return; // wait for the upgrade event
+    if (opts.holdMs > 0 && !held) {
+      held = true;
+      setTimeout(maybeClose, opts.holdMs);
+      return;
+    }
     const transport = socket.transport ? socket.transport.name : 'none';
     lastTransport = transport;
     if (opts.expectUpgrade && transport !== 'websocket') {
@@ -173,10 +208,13 @@ function main() {
 
   socket.on('open', () => {
     opened = true;
+    eio = socket.transport && socket.transport.query ? Number(socket.transport.query.EIO) : null;
     socket.send(TEXT);
     socket.send(BINARY);
     for (let i = 0; i < opts.count; i++) socket.send(`msg-${i}`);
   });
+
+  socket.on('pong', () => { pongs++; });
 
   socket.on('upgrade', (transport) => {
     upgraded = true;
@@ -241,6 +279,8 @@ function main() {
     const result = {
       ok: true,
       transport: lastTransport,
+      eio,
+      pongs,
       echoed: received,
       closeReason: reason,
     };

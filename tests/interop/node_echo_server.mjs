@@ -8,6 +8,7 @@
 //        [--transports polling,websocket] [--ping-interval-ms 25000]
 //        [--ping-timeout-ms 20000] [--path /engine.io/]
 //        [--tls-cert cert.pem --tls-key key.pem]   (serve https/wss; prints https://)
+//        [--eio3]   (run engine.io 3.x, the npm alias engine.io-v3: Engine.IO v3)
 //
 // Behaviour: every message is echoed back unchanged (text stays text, binary
 // stays binary); the text message `close-me` makes the server close that
@@ -18,7 +19,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { Server } from 'engine.io';
+import { Server as ServerV4 } from 'engine.io';
+import engineV3 from 'engine.io-v3';
 
 function parseArgs(argv) {
   const opts = {
@@ -30,6 +32,7 @@ function parseArgs(argv) {
     path: '/engine.io/',
     tlsCert: null,
     tlsKey: null,
+    eio3: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -46,6 +49,7 @@ function parseArgs(argv) {
       case '--path': opts.path = value(); break;
       case '--tls-cert': opts.tlsCert = value(); break;
       case '--tls-key': opts.tlsKey = value(); break;
+      case '--eio3': opts.eio3 = true; break;
       default: fail(`unknown argument: ${arg}`);
     }
   }
@@ -76,6 +80,8 @@ const httpServer = tls
   ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, notFound)
   : http.createServer(notFound);
 
+// engine.io 3.x is CommonJS; its module object carries the Server class.
+const Server = opts.eio3 ? engineV3.Server : ServerV4;
 const engine = new Server({
   transports: opts.transports,
   pingInterval: opts.pingInterval,

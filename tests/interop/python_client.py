@@ -1,5 +1,8 @@
 """Interop client built on python-engineio's `Client` (PyPI, threading).
 
+Runs with python-engineio 4.x (.venv, Engine.IO v4) and with 3.14 (.venv-v3,
+Engine.IO v3), whose disconnect event carries no reason (`"reason": null`).
+
 Connects to an Engine.IO echo server, sends a non-ASCII text message, a binary
 message (bytes 0..=255) and a burst of N text messages, and checks that every
 echo comes back exactly once, in order, with identical content and type. Then
@@ -10,9 +13,12 @@ Usage:
   python tests/interop/python_client.py http://127.0.0.1:PORT
          [--transports polling|websocket|polling,websocket]  (default both)
          [--count N] [--close client|server] [--timeout S]
+         [--max-decode-packets N]  (python-engineio refuses a polling payload of
+                                    more packets; default: its own limit, 16)
 
 Prints exactly one JSON line on stdout:
-  {"ok": true, "transport": "websocket", "echoed": 102, "reason": "..."}
+  {"ok": true, "transport": "websocket", "echoed": 102, "reason": "...",
+   "library": "4.15.1"}
 and exits 0, or {"ok": false, "error": "..."} and exits 1.
 """
 
@@ -22,8 +28,10 @@ import os
 import sys
 import threading
 import time
+from importlib.metadata import version
 
 import engineio
+import engineio.payload
 
 TEXT = "héllo wörld € 😀 ✓"
 BINARY = bytes(range(256))
@@ -36,7 +44,10 @@ def main():
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--close", choices=["client", "server"], default="client")
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--max-decode-packets", type=int, default=None)
     args = ap.parse_args()
+    if args.max_decode_packets is not None:
+        engineio.payload.Payload.max_decode_packets = args.max_decode_packets
 
     expected = [TEXT, BINARY] + [f"msg {i}" for i in range(args.count)]
     received = []
@@ -97,7 +108,8 @@ def main():
         # write loop waiting 30 s on a queue that _reset() replaced, after a server
         # close packet on a WebSocket. The disconnect event is what we test.
     print(json.dumps({"ok": True, "transport": transport, "echoed": len(received),
-                      "reason": state["reason"]}), flush=True)
+                      "reason": state["reason"],
+                      "library": version("python-engineio")}), flush=True)
     os._exit(0)
 
 

@@ -3,12 +3,14 @@
 //! Standard library only. Interop tests talk to real peers in child
 //! processes: the crate's own examples (`target/<profile>/examples/...`),
 //! Node.js scripts under `tests/interop/` (official `engine.io` /
-//! `engine.io-client` from `node_modules`), Python (python-engineio in `.venv`)
-//! and Chromium. `scripts/test.sh` installs them and sets:
+//! `engine.io-client` from `node_modules`, 6.x and, for Engine.IO v3, 3.x under the
+//! aliases `engine.io-v3` / `engine.io-client-v3`), Python (python-engineio 4.x in
+//! `.venv`, 3.14 in `.venv-v3`) and Chromium. `scripts/test.sh` installs them and sets:
 //!
 //! - `ENGINEIO_REQUIRE_INTEROP=1`: a missing peer is a failure, not a skip
 //!   (`CI=true` has the same effect);
-//! - `ENGINEIO_NODE`, `ENGINEIO_PYTHON`, `ENGINEIO_CHROMIUM`: the programs;
+//! - `ENGINEIO_NODE`, `ENGINEIO_PYTHON`, `ENGINEIO_PYTHON_V3`, `ENGINEIO_CHROMIUM`:
+//!   the programs;
 //! - `ENGINEIO_REPO`: the repository root.
 //!
 //! Every child process is killed when its guard is dropped (also on panic),
@@ -98,6 +100,17 @@ pub fn python() -> Option<PathBuf> {
     }
 }
 
+/// The Python interpreter with python-engineio 3.14 (Engine.IO v3):
+/// `ENGINEIO_PYTHON_V3`, else `<repo>/.venv-v3/bin/python` when it exists.
+#[allow(dead_code)]
+pub fn python_v3() -> Option<PathBuf> {
+    match env_path("ENGINEIO_PYTHON_V3") {
+        Some(p) if p.is_file() => Some(p),
+        Some(_) => None,
+        None => Some(repo_root().join(".venv-v3/bin/python")).filter(|p| p.is_file()),
+    }
+}
+
 /// Chromium for the browser tests: `ENGINEIO_CHROMIUM`, else `/usr/bin/chromium`.
 #[allow(dead_code)]
 pub fn chromium() -> Option<PathBuf> {
@@ -150,6 +163,37 @@ pub fn interop_available(what: &str) -> bool {
     false
 }
 
+/// Whether the Node.js Engine.IO v3 peers (`engine.io-client` 3.x and `engine.io`
+/// 3.x, installed under the aliases `engine.io-client-v3` and `engine.io-v3`) can
+/// run; as [`interop_available`]: panics when interop is required, else prints SKIP.
+#[allow(dead_code)]
+pub fn node_v3_interop_available(what: &str) -> bool {
+    if !interop_available(what) {
+        return false;
+    }
+    let missing: Vec<String> = ["engine.io-client-v3", "engine.io-v3"]
+        .iter()
+        .map(|m| repo_root().join("node_modules").join(m))
+        .filter(|p| !p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if require_interop() {
+        panic!(
+            "{what}: Engine.IO v3 npm packages missing: {} (run scripts/test.sh)",
+            missing.join(", ")
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {what}: Engine.IO v3 npm packages missing: {} (run npm ci)",
+        missing.join(", ")
+    );
+    false
+}
+
 /// Whether the Python interop peer (python-engineio in the venv) can run; as
 /// [`interop_available`]: panics when interop is required, else prints SKIP.
 #[allow(dead_code)]
@@ -183,6 +227,49 @@ pub fn python_interop_available(what: &str) -> bool {
     let _ = writeln!(
         std::io::stderr(),
         "SKIP {what}: Python peer missing: {missing}"
+    );
+    false
+}
+
+/// Whether the Python Engine.IO v3 peer (python-engineio 3.14 with requests,
+/// websocket-client and simple-websocket, in `.venv-v3`) can run; as
+/// [`interop_available`]: panics when interop is required, else prints SKIP.
+#[allow(dead_code)]
+pub fn python_v3_interop_available(what: &str) -> bool {
+    let python = python_v3();
+    let ok = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args([
+                "-c",
+                "import engineio, requests, websocket, simple_websocket; \
+                 assert engineio.__version__.startswith('3.14.'), engineio.__version__",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if ok {
+        return true;
+    }
+    let missing = match python {
+        None => format!(
+            "{}/.venv-v3/bin/python (set ENGINEIO_PYTHON_V3 or run scripts/setup-test-deps.sh)",
+            repo_root().display()
+        ),
+        Some(p) => format!(
+            "python-engineio 3.14 and its client/server dependencies in {} \
+             (run scripts/setup-test-deps.sh)",
+            p.display()
+        ),
+    };
+    if require_interop() {
+        panic!("{what}: Python v3 peer missing: {missing}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {what}: Python v3 peer missing: {missing}"
     );
     false
 }
@@ -420,6 +507,17 @@ pub fn spawn_python_script(script: &str, args: &[&str]) -> ChildServer {
     let mut cmd = Command::new(python);
     cmd.current_dir(repo_root()).arg(script).args(args);
     spawn_server(cmd, &format!("python {script}"))
+}
+
+/// As [`spawn_python_script`], with the Engine.IO v3 venv's interpreter
+/// ([`python_v3`]).
+#[allow(dead_code)]
+pub fn spawn_python_v3_script(script: &str, args: &[&str]) -> ChildServer {
+    let python =
+        python_v3().expect("python v3 not found (set ENGINEIO_PYTHON_V3 or create .venv-v3)");
+    let mut cmd = Command::new(python);
+    cmd.current_dir(repo_root()).arg(script).args(args);
+    spawn_server(cmd, &format!("python v3 {script}"))
 }
 
 /// Spawns `cmd` (stdin, stdout and stderr piped) and waits for its
