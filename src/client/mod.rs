@@ -150,7 +150,7 @@ use self::config::{Config, Handlers};
 use self::conn::{Attempt, Conn};
 use self::inbox::{Inbox, Internal};
 use crate::packet::Packet;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 /// Something that happened on a connection, as [`Client::events`] yields it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -490,10 +490,15 @@ impl Client {
                 conn::run_events(c, weak, events_tx, connected_tx)
             })?;
             match (link, rest) {
-                (Some(link), _) => websocket::start_reader(&conn, link),
-                (None, Some(rest)) => polling::start(&conn, rest),
+                (Some(link), _) => websocket::start_reader(&conn, link)?,
+                (None, Some(rest)) => polling::start(&conn, rest)?,
                 (None, None) => unreachable!("a handshake gives a link or a body"),
             }
+            if config.protocol == ProtocolVersion::V3 {
+                let c = Arc::clone(&conn);
+                conn.spawn("heartbeat", move || conn::run_heartbeat(&c))?;
+            }
+            Ok(())
         })();
         if let Err(e) = started {
             conn.finish(Reason::TransportError);
@@ -728,6 +733,21 @@ impl Client {
     /// What the server said in its handshake, while connected.
     pub fn handshake(&self) -> Option<Handshake> {
         self.conn().map(|c| c.handshake.clone())
+    }
+
+    /// The protocol version the client speaks: [`ClientBuilder::protocol`] (v4 by
+    /// default). A server that accepted the handshake speaks it too.
+    ///
+    /// ```
+    /// use engineio::client::Client;
+    /// use engineio::ProtocolVersion;
+    ///
+    /// let client = Client::builder("http://127.0.0.1:5000").build()?;
+    /// assert_eq!(client.protocol(), ProtocolVersion::V4);
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.shared.config.protocol
     }
 
     /// The transport in use while connected: polling until an upgrade completes, then
