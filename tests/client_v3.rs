@@ -77,9 +77,7 @@ impl Mode {
         let builder = v3(url);
         match self {
             Mode::Polling => builder.transports(&[Transport::Polling]),
-            Mode::PollingBase64 => builder
-                .transports(&[Transport::Polling])
-                .force_base64(true),
+            Mode::PollingBase64 => builder.transports(&[Transport::Polling]).force_base64(true),
             Mode::WebSocket => builder.transports(&[Transport::WebSocket]),
             Mode::WebSocketBase64 => builder
                 .transports(&[Transport::WebSocket])
@@ -127,7 +125,12 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 
 /// Connects in `mode`, checks the version on both ends, and exchanges non-ASCII
 /// text, binary (empty included) and a burst of 50, each echoed once and in order.
-fn connect_and_exchange(mode: Mode, url: &str, app: &Listening, seen: &Mutex<Seen>) -> (Client, Events) {
+fn connect_and_exchange(
+    mode: Mode,
+    url: &str,
+    app: &Listening,
+    seen: &Mutex<Seen>,
+) -> (Client, Events) {
     let client = mode.builder(url).build().unwrap();
     let events = client.events();
     client.connect().unwrap();
@@ -164,7 +167,10 @@ fn connect_and_exchange(mode: Mode, url: &str, app: &Listening, seen: &Mutex<See
         .cloned()
         .chain((0..50).map(burst_message))
         .collect();
-    assert_eq!(seen.messages[seen.messages.len() - expected.len()..], expected[..]);
+    assert_eq!(
+        seen.messages[seen.messages.len() - expected.len()..],
+        expected[..]
+    );
     assert!(seen.protocols.iter().all(|&p| p == ProtocolVersion::V3));
     drop(seen);
     assert_eq!(client.transport(), Some(mode.transport()), "{mode:?}");
@@ -333,14 +339,21 @@ struct Wire {
 
 impl Wire {
     fn posts(&self) -> Vec<&Request> {
-        self.requests.iter().filter(|r| r.method == "POST").collect()
+        self.requests
+            .iter()
+            .filter(|r| r.method == "POST")
+            .collect()
     }
 }
 
 /// A v3 polling server that never answers the client's pings: the handshake, then a
 /// first poll answered with `extra` (the server's own packets), then polls held for
 /// ever; POSTs are answered `ok`.
-fn silent_polling_server(interval: u64, timeout: u64, extra: Vec<u8>) -> (SocketAddr, Arc<Mutex<Wire>>) {
+fn silent_polling_server(
+    interval: u64,
+    timeout: u64,
+    extra: Vec<u8>,
+) -> (SocketAddr, Arc<Mutex<Wire>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let wire = Arc::new(Mutex::new(Wire::default()));
@@ -472,9 +485,11 @@ fn a_websocket_server_that_stops_answering_pings_times_out() {
     assert!(took >= Duration::from_millis(450), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     client.wait();
-    wait_for("the server to see the client go", Duration::from_secs(5), || {
-        !frames.lock().unwrap().is_empty()
-    });
+    wait_for(
+        "the server to see the client go",
+        Duration::from_secs(5),
+        || !frames.lock().unwrap().is_empty(),
+    );
     let frames = frames.lock().unwrap();
     assert_eq!(frames[0], "2", "{frames:?}");
     assert!(!frames.iter().any(|f| f.starts_with('3')), "{frames:?}");
@@ -505,7 +520,11 @@ fn post_bodies_take_the_v3_forms() {
         let wire = wire.lock().unwrap();
         let posts = wire.posts();
         let content_type = |r: &Request| r.header("content-type").unwrap_or("").to_owned();
-        assert!(content_type(posts[0]).starts_with("text/plain"), "{:?}", posts[0]);
+        assert!(
+            content_type(posts[0]).starts_with("text/plain"),
+            "{:?}",
+            posts[0]
+        );
         assert_eq!(posts[0].body, "2:4é".as_bytes());
         if base64 {
             assert!(content_type(posts[1]).starts_with("text/plain"));

@@ -328,8 +328,7 @@ impl Conn {
             Transport::Polling => {
                 if let Packet::Message(message) = &packet {
                     // v3 payloads are length-prefixed: any text fits.
-                    if self.version() == ProtocolVersion::V4 && !payload::fits_polling(message)
-                    {
+                    if self.version() == ProtocolVersion::V4 && !payload::fits_polling(message) {
                         return Err(Error::new(
                             ErrorKind::InvalidMessage,
                             "text containing U+001E cannot be sent over polling",

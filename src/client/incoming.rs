@@ -19,7 +19,11 @@
 //!   [`ClientBuilder::max_ping_interval`] and [`ClientBuilder::max_ping_timeout`].
 //!
 //! [`PayloadReader`] decodes a polling body as it arrives, one packet at a time, so a
-//! response never sits whole in memory, and counts bytes and packets as it goes.
+//! response never sits whole in memory, and counts bytes and packets as it goes, in
+//! each [`Framing`]: v4's separators, and v3's length prefixes in the text and the
+//! binary form (whose lengths are checked against the packet limit before the packet
+//! is read). The same limits hold for both versions; a v3 body may hold 16 length
+//! prefixes on top.
 //!
 //! [`ClientBuilder::max_message_bytes`]: crate::client::ClientBuilder::max_message_bytes
 //! [`ClientBuilder::max_ping_interval`]: crate::client::ClientBuilder::max_ping_interval
@@ -431,7 +435,9 @@ impl<R: Read> PayloadReader<R> {
             }
             let units = self.read_length(Some(first), b':', b'0')?;
             if units > 0 {
-                return self.take_utf16(units, |bytes| f(Segment::text(bytes))).map(Some);
+                return self
+                    .take_utf16(units, |bytes| f(Segment::text(bytes)))
+                    .map(Some);
             }
         }
     }
@@ -481,7 +487,10 @@ impl<R: Read> PayloadReader<R> {
             digits += 1;
         }
         if digits == 0 {
-            return Err(Error::new(ErrorKind::Decode, "payload packet length is empty"));
+            return Err(Error::new(
+                ErrorKind::Decode,
+                "payload packet length is empty",
+            ));
         }
         Ok(len)
     }
@@ -539,10 +548,7 @@ impl<R: Read> PayloadReader<R> {
                         0xe0..=0xef => (3, 1),
                         0xf0..=0xf7 => (4, 2),
                         _ => {
-                            return Err(Error::new(
-                                ErrorKind::Decode,
-                                "payload is not valid UTF-8",
-                            ))
+                            return Err(Error::new(ErrorKind::Decode, "payload is not valid UTF-8"))
                         }
                     };
                     counted += width;
@@ -815,7 +821,10 @@ mod tests {
             b"2:b2",
         ];
         for body in text {
-            assert!(v3::decode(body, PayloadForm::Text, 1000).is_err(), "{body:?}");
+            assert!(
+                v3::decode(body, PayloadForm::Text, 1000).is_err(),
+                "{body:?}"
+            );
             for step in [1, 3, 100] {
                 let err = all_v3(body, Framing::V3Text, step, limits(100, 1000)).unwrap_err();
                 assert_eq!(err.kind(), ErrorKind::Decode, "{body:?} {step}");
@@ -835,7 +844,10 @@ mod tests {
             b"\x00\x01\xff6\x07",
         ];
         for body in binary {
-            assert!(v3::decode(body, PayloadForm::Binary, 1000).is_err(), "{body:?}");
+            assert!(
+                v3::decode(body, PayloadForm::Binary, 1000).is_err(),
+                "{body:?}"
+            );
             for step in [1, 3, 100] {
                 let err = all_v3(body, Framing::V3Binary, step, limits(100, 1000)).unwrap_err();
                 assert_eq!(err.kind(), ErrorKind::Decode, "{body:?} {step}");
@@ -851,22 +863,24 @@ mod tests {
             for (body, form) in [
                 (&b"11:4aaaaaaaaaa"[..], Framing::V3Text),
                 (b"\x00\x01\x01\xff4aaaaaaaaaa", Framing::V3Binary),
-                (b"0000000000000000000000000000000000000001:6", Framing::V3Text),
+                (
+                    b"0000000000000000000000000000000000000001:6",
+                    Framing::V3Text,
+                ),
             ] {
                 let err = all_v3(body, form, step, limits(5, 1000)).unwrap_err();
                 assert!(err.to_string().contains("packet"), "{err}");
             }
             // UTF-16 units within the limit, bytes over it.
-            let err = all_v3("4:4€€€".as_bytes(), Framing::V3Text, step, limits(5, 1000))
-                .unwrap_err();
+            let err =
+                all_v3("4:4€€€".as_bytes(), Framing::V3Text, step, limits(5, 1000)).unwrap_err();
             assert!(err.to_string().contains("packet"), "{err}");
             // A body over the body limit.
             let err = all_v3(b"2:4a2:4b2:4c", Framing::V3Text, step, limits(5, 8)).unwrap_err();
             assert!(err.to_string().contains("response"), "{err}");
             // Too many control packets, but any number of messages.
             let noops = "1:6".repeat(MAX_CONTROL_PACKETS + 1);
-            let err = all_v3(noops.as_bytes(), Framing::V3Text, step, limits(5, 1000))
-                .unwrap_err();
+            let err = all_v3(noops.as_bytes(), Framing::V3Text, step, limits(5, 1000)).unwrap_err();
             assert!(err.to_string().contains("other than messages"), "{err}");
             let messages = "1:4".repeat(100);
             assert_eq!(
@@ -883,7 +897,13 @@ mod tests {
             body: 100,
         };
         assert!(all_v3(b"5:4abcd", Framing::V3Text, 100, l).is_err());
-        assert!(all_v3(b"\x01\x05\xff\x04\x01\x02\x03\x04", Framing::V3Binary, 100, l).is_err());
+        assert!(all_v3(
+            b"\x01\x05\xff\x04\x01\x02\x03\x04",
+            Framing::V3Binary,
+            100,
+            l
+        )
+        .is_err());
         assert!(all_v3(b"4:4abc", Framing::V3Text, 100, l).is_ok());
     }
 

@@ -10,6 +10,11 @@
 //! Bodies are read within the limits of `incoming.rs`: a long-poll response (and the
 //! rest of the handshake's body) is decoded as it arrives, one packet at a time, and
 //! each message waits for room in the handler queue before the next is read.
+//!
+//! Payloads follow the protocol version: v4 joins packets with `\x1e`; v3 prefixes
+//! each with its length, in the text form, or, for a body holding a binary message,
+//! in the binary form (`application/octet-stream`) unless `force_base64` asked for
+//! text only. A v3 response's `Content-Type` says which form it is in.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -21,8 +26,8 @@ use crate::client::conn::{Attempt, Conn};
 use crate::client::incoming::{self, Framing, Limits, PayloadReader, MAX_ANSWER_BYTES};
 use crate::client::Reason;
 use crate::packet::{Handshake, Packet};
-use crate::transport::Transport;
 use crate::payload::{self, v3};
+use crate::transport::Transport;
 use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 /// A response body, read as it arrives.
@@ -220,11 +225,10 @@ pub(crate) fn handshake(agent: &ureq::Agent, config: &Config, attempt: &Attempt)
     let (packet, text) = match first {
         Ok(Some(first)) => first,
         Ok(None) => {
-            return Err(Error::new(
-                ErrorKind::Handshake,
-                "the handshake body holds no packet",
+            return Err(
+                Error::new(ErrorKind::Handshake, "the handshake body holds no packet")
+                    .with_response(status, String::new()),
             )
-            .with_response(status, String::new()))
         }
         Err(e) if e.kind() == ErrorKind::Decode => {
             return Err(Error::new(

@@ -14,7 +14,12 @@
 //!   tungstenite's WebSocket pongs and close replies) go into a small control slot,
 //!   written at once when the lock is free, or else by the thread holding it before
 //!   it lets go (every holder looks again after letting go, so nothing is stranded);
+//!   the v3 heartbeat thread leaves its pings there the same way;
 //! - each write ends by a total deadline, not a per-call timeout (see `deadline.rs`).
+//!
+//! Frames follow the session's protocol version (`transport::ws`): v4 binary frames
+//! hold the message alone (W2), v3 binary frames start with the type byte `04` (V9);
+//! with `force_base64` binary messages go as `b…` text frames instead.
 //!
 //! Over TLS the halves share one rustls connection (see `tls.rs`) whose lock is
 //! never held across a socket call, so `wss` behaves the same.
@@ -915,8 +920,9 @@ fn upgrade_failed(conn: &Conn, why: &str) {
     log::info!("engineio client: upgrade to WebSocket failed, staying on polling: {why}");
     let mut state = conn.state.lock();
     state.probe = None;
-    if state.upgrading && state.closed.is_none() {
-        // The server restarts its heartbeat after a failed upgrade (X3).
+    // The server restarts its heartbeat after a failed upgrade (X3). On v3 a pong may
+    // also have waited for the probe: the server holds its packets once `2probe` is in.
+    if (state.upgrading || conn.version() == ProtocolVersion::V3) && state.closed.is_none() {
         state.restart_heartbeat();
     }
     state.upgrading = false;
