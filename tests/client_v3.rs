@@ -5,6 +5,7 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -254,8 +255,8 @@ fn the_clients_pings_keep_the_session_alive() {
     let _dog = support::watchdog(120, "the_clients_pings_keep_the_session_alive");
     let (app, url, seen) = echo_server(
         Server::builder()
-            .ping_interval(Duration::from_millis(200))
-            .ping_timeout(Duration::from_millis(300)),
+            .ping_interval(Duration::from_millis(250))
+            .ping_timeout(Duration::from_millis(1000)),
     );
     let modes = [Mode::Polling, Mode::WebSocket, Mode::Upgrade];
     let clients: Vec<(Client, Events)> = modes
@@ -267,8 +268,8 @@ fn the_clients_pings_keep_the_session_alive() {
             (client, events)
         })
         .collect();
-    // Four times interval + timeout.
-    thread::sleep(Duration::from_millis(2000));
+    // Twice interval + timeout: ten pings each.
+    thread::sleep(Duration::from_millis(2600));
     for ((client, events), mode) in clients.iter().zip(modes) {
         assert!(client.is_connected(), "{mode:?}");
         let sid = client.handshake().unwrap().sid;
@@ -346,6 +347,8 @@ impl Wire {
     }
 }
 
+type Answer = dyn Fn(&mut TcpStream) -> bool + Send + Sync;
+
 /// A v3 polling server that never answers the client's pings: the handshake, then a
 /// first poll answered with `extra` (the server's own packets), then polls held for
 /// ever; POSTs are answered `ok`.
@@ -354,6 +357,20 @@ fn silent_polling_server(
     timeout: u64,
     extra: Vec<u8>,
 ) -> (SocketAddr, Arc<Mutex<Wire>>) {
+    let first_poll: Option<Arc<Answer>> = (!extra.is_empty()).then(|| {
+        Arc::new(move |conn: &mut TcpStream| respond(conn, "text/plain; charset=UTF-8", &extra))
+            as Arc<Answer>
+    });
+    fake_polling_server(interval, timeout, first_poll)
+}
+
+/// A v3 polling server: the handshake, then a first poll answered by `first_poll`
+/// (held when `None`), then polls held for ever; POSTs are answered `ok`.
+fn fake_polling_server(
+    interval: u64,
+    timeout: u64,
+    first_poll: Option<Arc<Answer>>,
+) -> (SocketAddr, Arc<Mutex<Wire>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let wire = Arc::new(Mutex::new(Wire::default()));
@@ -361,7 +378,7 @@ fn silent_polling_server(
     thread::spawn(move || {
         let polls = Arc::new(Mutex::new(0usize));
         for conn in listener.incoming().flatten() {
-            let (wire, polls, extra) = (w.clone(), polls.clone(), extra.clone());
+            let (wire, polls, first_poll) = (w.clone(), polls.clone(), first_poll.clone());
             thread::spawn(move || {
                 let mut reader = BufReader::new(conn.try_clone().unwrap());
                 let mut conn = conn;
@@ -379,11 +396,12 @@ fn silent_polling_server(
                                 *polls += 1;
                                 *polls == 1
                             };
-                            if first && !extra.is_empty() {
-                                respond(&mut conn, "text/plain; charset=UTF-8", &extra)
-                            } else {
-                                hold(&mut conn);
-                                false
+                            match (&first_poll, first) {
+                                (Some(answer), true) => answer(&mut conn),
+                                _ => {
+                                    hold(&mut conn);
+                                    false
+                                }
                             }
                         }
                         ("POST", _) => respond(&mut conn, "text/html", b"ok"),
@@ -407,7 +425,7 @@ fn silent_polling_server(
 fn a_polling_server_that_stops_answering_pings_times_out() {
     let _dog = support::watchdog(60, "polling ping timeout");
     let extra = format!("{}{}", framed("2"), framed("4hi")).into_bytes();
-    let (addr, wire) = silent_polling_server(200, 300, extra);
+    let (addr, wire) = silent_polling_server(200, 1000, extra);
     let client = v3(&format!("http://{addr}"))
         .transports(&[Transport::Polling])
         .build()
@@ -421,7 +439,7 @@ fn a_polling_server_that_stops_answering_pings_times_out() {
         Reason::PingTimeout
     );
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(450), "{took:?}");
+    assert!(took >= Duration::from_millis(1150), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     client.wait();
     let wire = wire.lock().unwrap();
@@ -467,7 +485,7 @@ fn silent_websocket_server(interval: u64, timeout: u64) -> (SocketAddr, Arc<Mute
 #[test]
 fn a_websocket_server_that_stops_answering_pings_times_out() {
     let _dog = support::watchdog(60, "websocket ping timeout");
-    let (addr, frames) = silent_websocket_server(200, 300);
+    let (addr, frames) = silent_websocket_server(200, 1000);
     let client = v3(&format!("http://{addr}"))
         .transports(&[Transport::WebSocket])
         .build()
@@ -482,7 +500,7 @@ fn a_websocket_server_that_stops_answering_pings_times_out() {
         Reason::PingTimeout
     );
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(450), "{took:?}");
+    assert!(took >= Duration::from_millis(1150), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     client.wait();
     wait_for(
@@ -535,5 +553,101 @@ fn post_bodies_take_the_v3_forms() {
             assert_eq!(posts[1].body, b"\x01\x05\xff\x04\x01\x02\x03\x04");
             assert!(!wire.requests.iter().any(|r| r.query.contains("b64")));
         }
+    }
+}
+
+/// Streams a chunked response of `head` then `chunk` for ever, counting the bytes the
+/// client took into `pushed`, until the client goes away.
+fn stream_forever(
+    conn: &mut TcpStream,
+    content_type: &str,
+    head: &[u8],
+    chunk: &[u8],
+    pushed: &AtomicU64,
+) -> bool {
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
+    let start = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let frame = |data: &[u8]| {
+        let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+        framed.extend_from_slice(data);
+        framed.extend_from_slice(b"\r\n");
+        framed
+    };
+    if conn.write_all(start.as_bytes()).is_err() || conn.write_all(&frame(head)).is_err() {
+        return false;
+    }
+    let framed = frame(chunk);
+    while conn.write_all(&framed).is_ok() {
+        pushed.fetch_add(framed.len() as u64, Ordering::Relaxed);
+    }
+    false
+}
+
+/// The streaming decoder keeps its bounds on v3 bodies: a length over the packet
+/// limit (text or binary form) is refused before the packet is read, as is a run of
+/// length digits; a flood of noops ends at 16 packets other than messages; a packet
+/// within the packet limit but holding a message over the message limit is refused.
+/// Each ends the connection with `transport error` promptly, having read a bounded
+/// part of what the server pushed.
+#[test]
+fn v3_long_polls_over_the_limits_end_the_connection() {
+    let _dog = support::watchdog(120, "v3_long_polls_over_the_limits");
+    let text = "text/plain; charset=UTF-8";
+    let binary = "application/octet-stream";
+    let cases: Vec<(&str, &str, Vec<u8>, Vec<u8>)> = vec![
+        (
+            "a length over the limit",
+            text,
+            b"99999999:4".to_vec(),
+            vec![b'a'; 16 * 1024],
+        ),
+        (
+            "endless length digits",
+            text,
+            b"1".to_vec(),
+            vec![b'0'; 16 * 1024],
+        ),
+        (
+            "a binary length over the limit",
+            binary,
+            vec![1, 9, 9, 9, 9, 9, 9, 9, 9, 0xff, 4],
+            vec![7; 16 * 1024],
+        ),
+        ("a noop flood", text, b"1:6".to_vec(), b"1:6".repeat(4096)),
+        (
+            // The packet limit of 1 MiB messages: 4/3 of it + 2 (base64).
+            "a message over the message limit",
+            text,
+            b"1398105:4".to_vec(),
+            vec![b'a'; 16 * 1024],
+        ),
+    ];
+    for (what, content_type, head, chunk) in cases {
+        let pushed = Arc::new(AtomicU64::new(0));
+        let p = pushed.clone();
+        let answer: Arc<Answer> = Arc::new(move |conn: &mut TcpStream| {
+            stream_forever(conn, content_type, &head, &chunk, &p)
+        });
+        let (addr, _wire) = fake_polling_server(60_000, 60_000, Some(answer));
+        let client = v3(&format!("http://{addr}"))
+            .transports(&[Transport::Polling])
+            .max_message_bytes(1 << 20)
+            .build()
+            .unwrap();
+        let events = client.events();
+        client.connect().unwrap();
+        assert_eq!(
+            disconnect_reason(&events, Duration::from_secs(30)),
+            Reason::TransportError,
+            "{what}"
+        );
+        client.wait();
+        // The body limit is 16 packets of 1 MiB in base64 (about 22 MiB); socket
+        // buffers hold a few MiB more.
+        let pushed = pushed.load(Ordering::Relaxed);
+        assert!(pushed < 40 << 20, "{what}: {pushed}");
+        eprintln!("{what}: the server pushed {pushed} bytes");
     }
 }
