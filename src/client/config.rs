@@ -219,6 +219,10 @@ impl ClientBuilder {
     /// (both versions) binary messages then travel as `b…` text frames. v4 polling
     /// always carries binary as base64, so there it changes nothing.
     ///
+    /// python-engineio 3.x servers write the text form's lengths in UTF-8 bytes, not
+    /// in UTF-16 units as the protocol has it: with them, non-ASCII text over polling
+    /// needs the default (binary-form) payloads.
+    ///
     /// ```
     /// # use engineio::client::Client;
     /// use engineio::ProtocolVersion;
