@@ -2,7 +2,7 @@
 //! that every echo arrives once and in order.
 //!
 //! ```text
-//! cargo run --example echo_client -- http://127.0.0.1:5000 [--transports polling,websocket] [--count N]
+//! cargo run --example echo_client -- http://127.0.0.1:5000 [--transports polling,websocket] [--count N] [--eio 3]
 //! ```
 //!
 //! Prints `OK <2N> echoed via <transport>` and exits 0, or says what went wrong and
@@ -12,17 +12,18 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use engineio::client::{Client, Event, Message};
-use engineio::Transport;
+use engineio::{ProtocolVersion, Transport};
 
 struct Args {
     url: String,
     transports: Vec<Transport>,
     count: usize,
     timeout: Duration,
+    protocol: ProtocolVersion,
+    force_base64: bool,
 }
 
-const USAGE: &str =
-    "usage: echo_client URL [--transports polling,websocket] [--count N] [--timeout-secs S]
+const USAGE: &str = "usage: echo_client URL [--transports polling,websocket] [--count N] [--timeout-secs S] [--eio 3|4] [--force-base64]
 
 Checks an Engine.IO echo server: sends N text and N binary messages and checks that
 every echo arrives once and in order. Prints `OK <2N> echoed via <transport>` and
@@ -30,7 +31,9 @@ exits 0, or says what went wrong and exits 1 (2 for bad arguments).
 
   --transports    polling, websocket or both (default both, upgrading)
   --count         messages of each kind (default 10)
-  --timeout-secs  the whole run's deadline (default 30)";
+  --timeout-secs  the whole run's deadline (default 30)
+  --eio           the Engine.IO protocol version, 3 or 4 (default 4)
+  --force-base64  binary messages as base64 text (b64=1; v3 polling: text payloads only)";
 
 fn usage(error: &str) -> ExitCode {
     eprintln!("echo_client: {error}\n\n{USAGE}");
@@ -43,6 +46,8 @@ fn parse_args() -> Result<Args, String> {
     let mut transports = vec![Transport::Polling, Transport::WebSocket];
     let mut count = 10;
     let mut timeout = Duration::from_secs(30);
+    let mut protocol = ProtocolVersion::V4;
+    let mut force_base64 = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--transports" => {
@@ -69,6 +74,14 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--timeout-secs needs a number")?,
                 );
             }
+            "--eio" => {
+                protocol = args
+                    .next()
+                    .as_deref()
+                    .and_then(ProtocolVersion::from_eio)
+                    .ok_or("--eio needs 3 or 4")?;
+            }
+            "--force-base64" => force_base64 = true,
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other => url = Some(other.to_owned()),
         }
@@ -78,6 +91,8 @@ fn parse_args() -> Result<Args, String> {
         transports,
         count,
         timeout,
+        protocol,
+        force_base64,
     })
 }
 
@@ -93,6 +108,8 @@ fn message(i: usize) -> Message {
 fn run(args: &Args) -> Result<(usize, Transport), String> {
     let client = Client::builder(&args.url)
         .transports(&args.transports)
+        .protocol(args.protocol)
+        .force_base64(args.force_base64)
         .build()
         .map_err(|e| format!("bad configuration: {e}"))?;
     let events = client.events();

@@ -48,7 +48,14 @@ fn echo_client_help() {
     let _dog = support::watchdog(300, "echo_client --help");
     help(
         "echo_client",
-        &["URL", "--transports", "--count", "--timeout-secs"],
+        &[
+            "URL",
+            "--transports",
+            "--count",
+            "--timeout-secs",
+            "--eio",
+            "--force-base64",
+        ],
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::client::{Client, Reason};
 use crate::packet::Message;
 use crate::transport::Transport;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 pub(crate) type ConnectHandler = dyn Fn(&Client) + Send + Sync;
 pub(crate) type MessageHandler = dyn Fn(&Client, Message) + Send + Sync;
@@ -62,6 +62,8 @@ pub(crate) struct Options {
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     transports: Vec<Transport>,
+    protocol: ProtocolVersion,
+    force_base64: bool,
     request_timeout: Duration,
     timestamp_requests: bool,
     proxy: Option<String>,
@@ -82,6 +84,8 @@ impl Options {
             query: Vec::new(),
             headers: Vec::new(),
             transports: vec![Transport::Polling, Transport::WebSocket],
+            protocol: ProtocolVersion::V4,
+            force_base64: false,
             request_timeout: Duration::from_secs(5),
             timestamp_requests: true,
             proxy: None,
@@ -114,6 +118,7 @@ impl fmt::Debug for ClientBuilder {
             .field("url", &self.options.url)
             .field("path", &self.options.path)
             .field("transports", &self.options.transports)
+            .field("protocol", &self.options.protocol)
             .field("request_timeout", &self.options.request_timeout)
             .finish_non_exhaustive()
     }
@@ -156,6 +161,80 @@ impl ClientBuilder {
     /// Duplicates are ignored; an empty list is refused by [`build`](Self::build).
     pub fn transports(mut self, transports: &[Transport]) -> Self {
         self.options.transports = transports.to_vec();
+        self
+    }
+
+    /// The Engine.IO protocol revision to speak: the `EIO` query parameter of every
+    /// request. Defaults to [`ProtocolVersion::V4`], the current protocol.
+    /// [`ProtocolVersion::V3`] talks to servers of the Socket.IO 2.x era (`engine.io`
+    /// 3.x, python-engineio 3.x, or ours with `allow_eio3`): length-prefixed polling
+    /// payloads (binary messages in the binary form, see
+    /// [`force_base64`](Self::force_base64)), a type byte before binary WebSocket
+    /// messages, and a heartbeat the other way round: the client sends a ping every
+    /// ping interval and ends the connection with [`Reason::PingTimeout`] when the
+    /// server's pong does not come within the ping timeout. Handlers, events and every
+    /// other option work the same; [`Client::protocol`] tells which version a client
+    /// speaks. A server that does not accept the version refuses the handshake
+    /// ([`ErrorKind::Handshake`](crate::ErrorKind::Handshake), status 400).
+    ///
+    /// ```
+    /// use engineio::client::Client;
+    /// use engineio::server::{App, Server};
+    /// use engineio::ProtocolVersion;
+    ///
+    /// let server = Server::builder()
+    ///     .allow_eio3(true)
+    ///     .on_message(|s, sid, m| { let _ = s.send(sid, m); })
+    ///     .build()?;
+    /// let app = App::new(server).listen("127.0.0.1:0")?;
+    /// let client = Client::builder(&format!("http://{}", app.local_addr()))
+    ///     .protocol(ProtocolVersion::V3)
+    ///     .connect()?;
+    /// assert_eq!(client.protocol(), ProtocolVersion::V3);
+    /// let sid = client.handshake().unwrap().sid;
+    /// assert_eq!(app.server().protocol(&sid)?, ProtocolVersion::V3);
+    /// client.send("hello")?;
+    /// let echo = client.events().find_map(|e| match e {
+    ///     engineio::client::Event::Message(m) => Some(m),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(echo.unwrap().as_text(), Some("hello"));
+    /// client.disconnect();
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.options.protocol = version;
+        self
+    }
+
+    /// Asks the server for binary messages as base64 text (the `b64=1` query
+    /// parameter on every request, the reference client's `forceBase64`), and sends
+    /// them that way. Defaults to `false`: binary messages travel as binary.
+    ///
+    /// With protocol v3 this decides the polling payloads: by default a POST that
+    /// carries a binary message is sent in the binary form (`application/octet-stream`)
+    /// and others in the text form, and the server answers likewise; with
+    /// `force_base64(true)` every payload is in the text form, binary messages as
+    /// `b4` + base64 (for servers or proxies that mangle binary bodies). On WebSocket
+    /// (both versions) binary messages then travel as `b…` text frames. v4 polling
+    /// always carries binary as base64, so there it changes nothing.
+    ///
+    /// python-engineio 3.x servers write the text form's lengths in UTF-8 bytes, not
+    /// in UTF-16 units as the protocol has it: with them, non-ASCII text over polling
+    /// needs the default (binary-form) payloads.
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// use engineio::ProtocolVersion;
+    ///
+    /// let client = Client::builder("http://127.0.0.1:5000")
+    ///     .protocol(ProtocolVersion::V3)
+    ///     .force_base64(true)
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn force_base64(mut self, on: bool) -> Self {
+        self.options.force_base64 = on;
         self
     }
 
@@ -426,6 +505,10 @@ pub(crate) struct Config {
     pub(crate) query: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) transports: Vec<Transport>,
+    /// The protocol revision spoken (`EIO`).
+    pub(crate) protocol: ProtocolVersion,
+    /// `b64=1` on every request; binary messages sent as base64 text.
+    pub(crate) b64: bool,
     pub(crate) request_timeout: Duration,
     pub(crate) timestamp_requests: bool,
     pub(crate) proxy: Option<ureq::Proxy>,
@@ -481,6 +564,8 @@ impl Config {
             query: extra_query,
             headers,
             transports,
+            protocol,
+            force_base64,
             request_timeout,
             timestamp_requests,
             proxy,
@@ -590,6 +675,8 @@ impl Config {
             query,
             headers,
             transports: list,
+            protocol,
+            b64: force_base64,
             request_timeout,
             timestamp_requests,
             proxy,
@@ -620,7 +707,11 @@ impl Config {
         }
         url.push_str("transport=");
         url.push_str(transport.as_str());
-        url.push_str("&EIO=4");
+        url.push_str("&EIO=");
+        url.push_str(self.protocol.as_str());
+        if self.b64 {
+            url.push_str("&b64=1");
+        }
         if self.timestamp_requests {
             url.push_str("&t=");
             url.push_str(&timestamp());
@@ -758,6 +849,27 @@ pub(crate) mod tests {
             .starts_with("http://[::1]:9/engine.io/?"));
         let c = config("http://h");
         assert_eq!(c.target.port, 80);
+    }
+
+    #[test]
+    fn urls_name_the_protocol_version_and_base64() {
+        let options = ClientBuilder::new("http://h:1")
+            .protocol(ProtocolVersion::V3)
+            .force_base64(true)
+            .timestamp_requests(false)
+            .options;
+        let c = Config::new(options).unwrap();
+        assert_eq!(
+            c.url(Transport::Polling, Some("s")),
+            "http://h:1/engine.io/?transport=polling&EIO=3&b64=1&sid=s"
+        );
+        assert_eq!(
+            c.url(Transport::WebSocket, None),
+            "ws://h:1/engine.io/?transport=websocket&EIO=3&b64=1"
+        );
+        let c = Config::new(ClientBuilder::new("http://h:1").options).unwrap();
+        assert_eq!(c.protocol, ProtocolVersion::V4);
+        assert!(!c.b64);
     }
 
     #[test]

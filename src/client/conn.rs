@@ -10,16 +10,17 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::client::config::Config;
 use crate::client::inbox::{self, Inbox, Internal};
 use crate::client::incoming::{self, Limits};
-use crate::client::websocket::WsWriter;
+use crate::client::polling;
+use crate::client::websocket::{self, WsWriter};
 use crate::client::{Client, Event, Reason, Shared};
-use crate::packet::{Handshake, Message, Packet};
+use crate::packet::{Handshake, Packet};
 use crate::transport::Transport;
-use crate::{payload, Error, ErrorKind, Result};
+use crate::{payload, Error, ErrorKind, ProtocolVersion, Result};
 
 /// One run of [`Client::connect`] until the connection is set up: what
 /// [`Client::abort`] or [`Client::disconnect`] from another thread cuts to make it
@@ -115,8 +116,12 @@ pub(crate) struct ConnState {
     pub(crate) upgrading: bool,
     /// An upgrade attempt has not finished yet.
     pub(crate) upgrade_pending: bool,
-    /// When the last ping (or OPEN, or the end of an upgrade) arrived.
+    /// Where the heartbeat cycle starts: v4, when the last ping (or OPEN, or the end
+    /// of an upgrade) arrived; v3, when the last pong (or OPEN, or the end of an
+    /// upgrade) arrived, the next ping going out a ping interval later.
     pub(crate) last_ping: Instant,
+    /// v3: when the ping awaiting its pong was sent.
+    pub(crate) ping_sent: Option<Instant>,
     /// The WebSocket writer, once the WebSocket is the transport.
     pub(crate) ws: Option<Arc<WsWriter>>,
     /// The probing WebSocket's socket, to interrupt an upgrade.
@@ -168,6 +173,7 @@ impl Conn {
                 upgrading: false,
                 upgrade_pending: false,
                 last_ping: Instant::now(),
+                ping_sent: None,
                 ws,
                 probe: None,
                 close_sent: false,
@@ -228,10 +234,23 @@ impl Conn {
         }
     }
 
+    /// The protocol version spoken.
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.config.protocol
+    }
+
     /// Handles one packet from the server. Returns false when the connection ended.
     pub(crate) fn on_packet(&self, packet: Packet) -> bool {
         match packet {
-            Packet::Ping(data) => self.pong(data),
+            Packet::Ping(data) if self.version() == ProtocolVersion::V4 => self.pong(data),
+            Packet::Pong(_) if self.version() == ProtocolVersion::V3 => {
+                let mut state = self.state.lock();
+                if state.ping_sent.take().is_some() {
+                    state.last_ping = Instant::now();
+                    self.cond.notify_all();
+                }
+                true
+            }
             // False once the connection has ended: stop reading.
             Packet::Message(message) => self.emit(Internal::Message(message)),
             Packet::Close => {
@@ -285,7 +304,7 @@ impl Conn {
                     return true;
                 };
                 drop(state);
-                if let Err(e) = ws.queue_pong(data) {
+                if let Err(e) = ws.queue_heartbeat(Packet::Pong(data)) {
                     log::warn!("engineio client: writing a pong failed: {e}");
                     self.transport_ended(Reason::TransportError);
                     return false;
@@ -308,17 +327,19 @@ impl Conn {
         match state.transport {
             Transport::Polling => {
                 if let Packet::Message(message) = &packet {
-                    if !payload::fits_polling(message) {
+                    // v3 payloads are length-prefixed: any text fits.
+                    if self.version() == ProtocolVersion::V4 && !payload::fits_polling(message) {
                         return Err(Error::new(
                             ErrorKind::InvalidMessage,
                             "text containing U+001E cannot be sent over polling",
                         ));
                     }
                 }
-                let size = packet.encoded_len();
-                if size as u64 > limit {
-                    return Err(too_large(size as u64, limit));
+                let body = polling::payload_len([&packet], &self.config);
+                if body as u64 > limit {
+                    return Err(too_large(body as u64, limit));
                 }
+                let size = packet.encoded_len();
                 if state.outbox_bytes + size > self.config.max_buffered {
                     return Err(Error::new(
                         ErrorKind::QueueFull,
@@ -334,10 +355,7 @@ impl Conn {
                 Ok(())
             }
             Transport::WebSocket => {
-                let len = match &packet {
-                    Packet::Message(Message::Binary(data)) => data.len(),
-                    other => other.encoded_len(),
-                } as u64;
+                let len = websocket::frame_len(&packet, &self.config) as u64;
                 if len > limit {
                     return Err(too_large(len, limit));
                 }
@@ -463,12 +481,12 @@ impl Conn {
         self.finish(Reason::ClientDisconnect);
     }
 
-    /// When the next ping is overdue (B10); `None` once the connection has ended.
-    /// While an upgrade switches over, the server does not ping (B7): check again
-    /// later.
+    /// v4: when the next ping is overdue (B10); `None` once the connection has
+    /// ended. While an upgrade switches over, the server does not ping (B7): check
+    /// again later. v3: `None`, the heartbeat thread watches the pongs.
     fn ping_deadline(&self) -> Option<Instant> {
         let state = self.state.lock();
-        if state.closed.is_some() {
+        if state.closed.is_some() || self.version() == ProtocolVersion::V3 {
             return None;
         }
         let now = Instant::now();
@@ -484,9 +502,98 @@ impl Conn {
         )
     }
 
+    /// v4: no ping came in time; v3: no pong came in time.
     fn ping_overdue(&self) -> bool {
+        if self.version() == ProtocolVersion::V3 {
+            let state = self.state.lock();
+            let timeout = Duration::from_millis(self.handshake.ping_timeout);
+            return !state.upgrading
+                && state
+                    .ping_sent
+                    .is_some_and(|sent| sent.elapsed() >= timeout);
+        }
         matches!(self.ping_deadline(), Some(deadline) if deadline <= Instant::now())
             && !self.state.lock().upgrading
+    }
+
+    /// v3: sends a ping without waiting for the network: on polling it goes to the
+    /// front of the queue (the pong is due within the ping timeout, whatever is
+    /// queued), on WebSocket it is written unless a write is in progress, whose
+    /// thread then writes it. Called with the state lock, which is let go meanwhile.
+    fn ping(&self, state: &mut MutexGuard<'_, ConnState>) -> Result<()> {
+        let ping = Packet::Ping(String::new());
+        state.ping_sent = Some(Instant::now());
+        match state.transport {
+            Transport::Polling => {
+                state.outbox_bytes += ping.encoded_len();
+                state.outbox.push_front(ping);
+                self.cond.notify_all();
+                Ok(())
+            }
+            Transport::WebSocket => {
+                let Some(ws) = state.ws.clone() else {
+                    return Ok(());
+                };
+                MutexGuard::unlocked(state, || ws.queue_heartbeat(ping))
+            }
+        }
+    }
+}
+
+impl ConnState {
+    /// A fresh heartbeat cycle from now (after an upgrade, which suspends it, B7): a
+    /// v3 ping already sent gets its full ping timeout again, since it may have
+    /// waited in the queue for the switch.
+    pub(crate) fn restart_heartbeat(&mut self) {
+        let now = Instant::now();
+        self.last_ping = now;
+        if self.ping_sent.is_some() {
+            self.ping_sent = Some(now);
+        }
+    }
+}
+
+/// The v3 heartbeat thread (V3): the client pings. A ping goes out a ping interval
+/// after the last pong (or OPEN, or the end of an upgrade); when its pong has not come
+/// within the ping timeout, the connection ends with `ping timeout`. While an upgrade
+/// switches over, the heartbeat waits (B7). Ends with the connection.
+pub(crate) fn run_heartbeat(conn: &Conn) {
+    let interval = Duration::from_millis(conn.handshake.ping_interval);
+    let timeout = Duration::from_millis(conn.handshake.ping_timeout);
+    let mut state = conn.state.lock();
+    loop {
+        if state.closed.is_some() || state.closing {
+            return;
+        }
+        let now = Instant::now();
+        if state.upgrading {
+            // The upgrade ends within the request timeout, and wakes us.
+            let _ = conn
+                .cond
+                .wait_until(&mut state, now + conn.config.request_timeout);
+            continue;
+        }
+        let (due, overdue) = match state.ping_sent {
+            Some(sent) => (sent.checked_add(timeout), true),
+            None => (state.last_ping.checked_add(interval), false),
+        };
+        let due = due.unwrap_or(now + timeout);
+        if due > now {
+            let _ = conn.cond.wait_until(&mut state, due);
+            continue;
+        }
+        if overdue {
+            drop(state);
+            log::info!("engineio client: no pong from the server within the ping timeout");
+            conn.finish(Reason::PingTimeout);
+            return;
+        }
+        if let Err(e) = conn.ping(&mut state) {
+            drop(state);
+            log::warn!("engineio client: writing a ping failed: {e}");
+            conn.transport_ended(Reason::TransportError);
+            return;
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! The Engine.IO v4 client (feature `client`): blocking, with its own threads, no
-//! async runtime — the counterpart of python-engineio's `Client`.
+//! The Engine.IO client (feature `client`): blocking, with its own threads, no
+//! async runtime — the counterpart of python-engineio's `Client`. It speaks protocol
+//! v4, or v3 on request ([`ClientBuilder::protocol`]).
 //!
 //! ```
 //! use engineio::client::{Client, Event};
@@ -55,9 +56,10 @@
 //! # Threads
 //!
 //! A connection has an event thread (handlers, heartbeat check), and: on polling, a
-//! GET thread and a POST thread; on WebSocket, a reader thread. During an upgrade a
-//! thread probes the WebSocket and then becomes its reader. [`Client::disconnect`] and
-//! [`Client::wait`] join every one of them.
+//! GET thread and a POST thread; on WebSocket, a reader thread; on protocol v3, a
+//! heartbeat thread that sends the pings. During an upgrade a thread probes the
+//! WebSocket and then becomes its reader. [`Client::disconnect`] and [`Client::wait`]
+//! join every one of them.
 //!
 //! [`Client::send`] never waits on the network over polling: it queues, and the POST
 //! thread sends everything queued in one POST (or several, each within the server's
@@ -75,12 +77,23 @@
 //!
 //! Every ping is answered at once with a pong carrying the same data. If no ping
 //! arrives within ping interval + ping timeout (the values the server advertised) of
-//! the last one, the client disconnects with [`Reason::PingTimeout`]. The other
-//! reasons: [`Reason::ClientDisconnect`] ([`Client::disconnect`], [`Client::abort`],
-//! dropping the last handle), [`Reason::ServerDisconnect`] (a CLOSE packet, or a
-//! WebSocket close frame with code 1000 or 1001), [`Reason::TransportClose`] (the
-//! connection dropped without a close), [`Reason::TransportError`] (a failed request, a
-//! non-2xx answer, an undecodable body, another close code).
+//! the last one, the client disconnects with [`Reason::PingTimeout`].
+//!
+//! Protocol v3 runs the heartbeat the other way: the client sends a ping a ping
+//! interval after the handshake and after each pong, and disconnects with
+//! [`Reason::PingTimeout`] when the pong does not come within the ping timeout (only
+//! a pong counts; the reference client 3.x also takes any packet as a sign of life).
+//! Pings go out on their own thread, whatever the handlers are doing; on polling they
+//! go to the front of the outgoing queue. A ping from a v3 server is ignored (as by
+//! the reference client: answering it would be the wrong direction). During an
+//! upgrade's switch the heartbeat waits, and restarts when it ends (B7).
+//!
+//! The other reasons: [`Reason::ClientDisconnect`] ([`Client::disconnect`],
+//! [`Client::abort`], dropping the last handle), [`Reason::ServerDisconnect`] (a CLOSE
+//! packet, or a WebSocket close frame with code 1000 or 1001),
+//! [`Reason::TransportClose`] (the connection dropped without a close),
+//! [`Reason::TransportError`] (a failed request, a non-2xx answer, an undecodable
+//! body, another close code).
 //!
 //! # Reuse
 //!
@@ -100,8 +113,9 @@
 //!
 //! # Limits
 //!
-//! A text message containing U+001E cannot be sent over polling (the protocol has no
-//! escape for it): [`Client::send`] refuses it while the client polls. Messages larger
+//! A text message containing U+001E cannot be sent over v4 polling (the protocol has
+//! no escape for it): [`Client::send`] refuses it while the client polls (v3 payloads
+//! are length-prefixed and carry it). Messages larger
 //! than the server's `maxPayload` are refused by `send`. The polling outgoing queue is
 //! bounded by [`ClientBuilder::max_buffered_bytes`] (16 MiB): beyond it `send` fails with
 //! [`ErrorKind::QueueFull`] and queues nothing.
@@ -111,8 +125,9 @@
 //!
 //! - a message: [`ClientBuilder::max_message_bytes`] (by default the server's own
 //!   `maxPayload`, within 64 KiB ..= 64 MiB); a packet on the wire: 4/3 of it plus 2
-//!   bytes (base64); a long-poll response: 16 packets' worth, decoded as it arrives
-//!   (never held whole), with at most 16 packets other than messages;
+//!   bytes (base64); a long-poll response: 16 packets' worth (and, on v3, their
+//!   length prefixes), decoded as it arrives (never held whole), with at most 16
+//!   packets other than messages;
 //! - the OPEN packet: 64 KiB; a POST answer: 64 KiB (an error answer's body is read up
 //!   to 64 KiB, the rest is not read); the WebSocket `101` head: 64 KiB;
 //! - pongs: coalesced, one waiting at most;
@@ -150,7 +165,7 @@ use self::config::{Config, Handlers};
 use self::conn::{Attempt, Conn};
 use self::inbox::{Inbox, Internal};
 use crate::packet::Packet;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 /// Something that happened on a connection, as [`Client::events`] yields it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -490,10 +505,15 @@ impl Client {
                 conn::run_events(c, weak, events_tx, connected_tx)
             })?;
             match (link, rest) {
-                (Some(link), _) => websocket::start_reader(&conn, link),
-                (None, Some(rest)) => polling::start(&conn, rest),
+                (Some(link), _) => websocket::start_reader(&conn, link)?,
+                (None, Some(rest)) => polling::start(&conn, rest)?,
                 (None, None) => unreachable!("a handshake gives a link or a body"),
             }
+            if config.protocol == ProtocolVersion::V3 {
+                let c = Arc::clone(&conn);
+                conn.spawn("heartbeat", move || conn::run_heartbeat(&c))?;
+            }
+            Ok(())
         })();
         if let Err(e) = started {
             conn.finish(Reason::TransportError);
@@ -533,7 +553,7 @@ impl Client {
     ///
     /// [`ErrorKind::NotConnected`] when not connected (nothing is queued);
     /// [`ErrorKind::InvalidMessage`] for a message over the server's `maxPayload`, or
-    /// text containing U+001E while on polling; [`ErrorKind::QueueFull`] when the
+    /// text containing U+001E while on v4 polling; [`ErrorKind::QueueFull`] when the
     /// polling queue is full; on WebSocket, [`ErrorKind::Timeout`] when the frame could
     /// not be written within the request timeout (the server stopped reading), or an
     /// I/O error when the write failed; the connection then ends with
@@ -728,6 +748,21 @@ impl Client {
     /// What the server said in its handshake, while connected.
     pub fn handshake(&self) -> Option<Handshake> {
         self.conn().map(|c| c.handshake.clone())
+    }
+
+    /// The protocol version the client speaks: [`ClientBuilder::protocol`] (v4 by
+    /// default). A server that accepted the handshake speaks it too.
+    ///
+    /// ```
+    /// use engineio::client::Client;
+    /// use engineio::ProtocolVersion;
+    ///
+    /// let client = Client::builder("http://127.0.0.1:5000").build()?;
+    /// assert_eq!(client.protocol(), ProtocolVersion::V4);
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.shared.config.protocol
     }
 
     /// The transport in use while connected: polling until an upgrade completes, then

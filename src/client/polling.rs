@@ -10,18 +10,25 @@
 //! Bodies are read within the limits of `incoming.rs`: a long-poll response (and the
 //! rest of the handshake's body) is decoded as it arrives, one packet at a time, and
 //! each message waits for room in the handler queue before the next is read.
+//!
+//! Payloads follow the protocol version: v4 joins packets with `\x1e`; v3 prefixes
+//! each with its length, in the text form, or, for a body holding a binary message,
+//! in the binary form (`application/octet-stream`) unless `force_base64` asked for
+//! text only. A v3 response's `Content-Type` says which form it is in.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::config::Config;
 use crate::client::conn::{Attempt, Conn};
-use crate::client::incoming::{self, Limits, PayloadReader, MAX_ANSWER_BYTES};
+use crate::client::incoming::{self, Framing, Limits, PayloadReader, MAX_ANSWER_BYTES};
 use crate::client::Reason;
 use crate::packet::{Handshake, Packet};
+use crate::payload::{self, v3};
 use crate::transport::Transport;
-use crate::{payload, Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 /// A response body, read as it arrives.
 pub(crate) type BodyReader = ureq::BodyReader<'static>;
@@ -138,9 +145,10 @@ fn post(
     url: &str,
     cookie: Option<&str>,
     body: &[u8],
+    content_type: &str,
 ) -> Result<Answer> {
     let request = add_headers(agent.post(url), config, cookie)
-        .content_type("text/plain;charset=UTF-8")
+        .content_type(content_type)
         .config()
         .timeout_global(Some(config.request_timeout))
         .build();
@@ -158,6 +166,16 @@ fn post(
         read_excerpt(response.into_body())
     };
     Ok(Answer { status, body })
+}
+
+/// How the body of `response` frames its packets: by the protocol version and, for
+/// v3, the `Content-Type` (V6).
+fn framing(config: &Config, response: &ureq::http::Response<ureq::Body>) -> Framing {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    Framing::of_response(config.protocol, content_type)
 }
 
 /// What a successful polling handshake gives.
@@ -193,15 +211,25 @@ pub(crate) fn handshake(agent: &ureq::Agent, config: &Config, attempt: &Attempt)
                 .with_response(status, String::from_utf8_lossy(&body).into_owned()),
         );
     }
+    let framing = framing(config, &response);
     let source = response.into_body().into_with_config().reader();
-    let mut rest = Box::new(PayloadReader::new(source, Limits::handshake()));
-    let first = rest.next_segment(|bytes| {
-        let text = String::from_utf8_lossy(bytes).into_owned();
-        Ok((Packet::decode(&text), text))
+    let mut rest = Box::new(PayloadReader::with_framing(
+        source,
+        framing,
+        Limits::handshake(),
+    ));
+    let first = rest.next_segment(|segment| {
+        let text = String::from_utf8_lossy(segment.bytes).into_owned();
+        Ok((framing.decode(segment), text))
     });
     let (packet, text) = match first {
         Ok(Some(first)) => first,
-        Ok(None) => unreachable!("a payload has a first packet or is an error"),
+        Ok(None) => {
+            return Err(
+                Error::new(ErrorKind::Handshake, "the handshake body holds no packet")
+                    .with_response(status, String::new()),
+            )
+        }
         Err(e) if e.kind() == ErrorKind::Decode => {
             return Err(Error::new(
                 ErrorKind::Handshake,
@@ -309,8 +337,10 @@ fn get_loop(conn: &Conn) {
         );
         let keep_going = match result {
             Ok(response) if response.status().as_u16() == 200 => {
+                let framing = framing(config, &response);
                 let source = response.into_body().into_with_config().reader();
-                deliver(conn, &mut PayloadReader::new(source, conn.limits), "poll")
+                let mut payload = PayloadReader::with_framing(source, framing, conn.limits);
+                deliver(conn, &mut payload, "poll")
             }
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -347,6 +377,7 @@ fn post_loop(conn: &Conn) {
     let mut body = Vec::new();
     loop {
         let has_close;
+        let content_type;
         {
             let mut state = conn.state.lock();
             loop {
@@ -361,25 +392,23 @@ fn post_loop(conn: &Conn) {
             // One body of at most `maxPayload` bytes (Z3); send refuses single packets
             // over the limit, so the first one always fits.
             body.clear();
-            let mut count = 0;
-            let mut len = 0usize;
-            for packet in &state.outbox {
-                let add = packet.encoded_len() + usize::from(count > 0);
-                if count > 0 && ((len + add) as u64 > limit || count == MAX_PACKETS_PER_POST) {
-                    break;
-                }
-                len += add;
-                count += 1;
-            }
+            let count = batch_len(&state.outbox, limit, config);
             let batch: Vec<Packet> = state.outbox.drain(..count).collect();
             let taken: usize = batch.iter().map(Packet::encoded_len).sum();
             state.outbox_bytes = state.outbox_bytes.saturating_sub(taken);
             has_close = batch.iter().any(|p| matches!(p, Packet::Close));
-            payload::encode(&batch, &mut body);
+            content_type = encode(&batch, config, &mut body);
             state.post_in_flight = true;
         }
         let url = config.url(Transport::Polling, Some(&conn.handshake.sid));
-        let result = post(&conn.agent, config, &url, conn.cookie.as_deref(), &body);
+        let result = post(
+            &conn.agent,
+            config,
+            &url,
+            conn.cookie.as_deref(),
+            &body,
+            content_type,
+        );
         {
             let mut state = conn.state.lock();
             state.post_in_flight = false;
@@ -412,4 +441,43 @@ fn post_loop(conn: &Conn) {
             }
         }
     }
+}
+
+/// The length in bytes of the POST body carrying `packets` (v4: L1; v3: the form
+/// [`v3::encode`] picks, V4–V6).
+pub(crate) fn payload_len<'a, I>(packets: I, config: &Config) -> usize
+where
+    I: IntoIterator<Item = &'a Packet>,
+    I::IntoIter: Clone,
+{
+    match config.protocol {
+        ProtocolVersion::V3 => v3::encoded_len(packets, config.b64),
+        ProtocolVersion::V4 => payload::encoded_len(packets),
+    }
+}
+
+/// Appends the POST body carrying `packets` to `body`; returns its `Content-Type`. A
+/// v3 body holding a binary message is in the binary form unless `force_base64`,
+/// as the reference client sends it when it supports binary.
+fn encode(packets: &[Packet], config: &Config, body: &mut Vec<u8>) -> &'static str {
+    match config.protocol {
+        ProtocolVersion::V3 => v3::encode(packets, config.b64, body).content_type(),
+        ProtocolVersion::V4 => {
+            payload::encode(packets, body);
+            "text/plain;charset=UTF-8"
+        }
+    }
+}
+
+/// How many packets from the front of `outbox` go in the next POST: at least one, at
+/// most [`MAX_PACKETS_PER_POST`], and no more than fit in `limit` bytes.
+fn batch_len(outbox: &VecDeque<Packet>, limit: u64, config: &Config) -> usize {
+    let mut count = 1;
+    while count < outbox.len().min(MAX_PACKETS_PER_POST) {
+        if payload_len(outbox.range(..=count), config) as u64 > limit {
+            break;
+        }
+        count += 1;
+    }
+    count.min(outbox.len())
 }

@@ -14,7 +14,12 @@
 //!   tungstenite's WebSocket pongs and close replies) go into a small control slot,
 //!   written at once when the lock is free, or else by the thread holding it before
 //!   it lets go (every holder looks again after letting go, so nothing is stranded);
+//!   the v3 heartbeat thread leaves its pings there the same way;
 //! - each write ends by a total deadline, not a per-call timeout (see `deadline.rs`).
+//!
+//! Frames follow the session's protocol version (`transport::ws`): v4 binary frames
+//! hold the message alone (W2), v3 binary frames start with the type byte `04` (V9);
+//! with `force_base64` binary messages go as `b…` text frames instead.
 //!
 //! Over TLS the halves share one rustls connection (see `tls.rs`) whose lock is
 //! never held across a socket call, so `wss` behaves the same.
@@ -39,8 +44,8 @@ use crate::client::deadline::{self, DeadlineStream, Timer};
 use crate::client::incoming::{self, Limits, MAX_ANSWER_BYTES};
 use crate::client::Reason;
 use crate::packet::{Handshake, Packet};
-use crate::transport::Transport;
-use crate::{Error, ErrorKind, Result};
+use crate::transport::{ws, Transport};
+use crate::{Error, ErrorKind, ProtocolVersion, Result};
 
 /// The most bytes of control frames (pongs, close replies) the reader may leave for
 /// the writer; beyond, tungstenite keeps them (it keeps one pong, the latest).
@@ -101,37 +106,38 @@ struct Out {
     /// The sending side of the WebSocket protocol (framing, masking, close state).
     ctx: WebSocketContext,
     sink: Sink,
+    version: ProtocolVersion,
+    /// Binary messages as `b…` text frames (`force_base64`).
+    b64: bool,
 }
 
 impl Out {
-    /// Writes `packets`, one frame each (W1, W2), and flushes, by `deadline`.
+    /// Writes `packets`, one frame each (W1, W2, V9), and flushes, by `deadline`.
     fn send(&mut self, packets: &[Packet], deadline: Instant) -> Result<()> {
         self.sink.deadline = deadline;
         for packet in packets {
             self.ctx
-                .write(
-                    &mut self.sink,
-                    crate::transport::ws::to_message(packet, false),
-                )
+                .write(&mut self.sink, to_message(packet, self.b64, self.version))
                 .map_err(write_error)?;
         }
         self.ctx.flush(&mut self.sink).map_err(write_error)
     }
 }
 
-/// What the reader leaves for whoever holds the writer lock.
+/// What the reader (or the v3 heartbeat) leaves for whoever holds the writer lock.
 #[derive(Default)]
 struct Control {
-    /// The Engine.IO pong to send; a newer ping replaces an unsent one (an honest
-    /// server has one ping outstanding at most).
-    pong: Option<String>,
+    /// The Engine.IO heartbeat packet to send: v4, the pong to the server's ping (a
+    /// newer ping replaces an unsent pong: an honest server has one ping outstanding
+    /// at most); v3, the client's ping.
+    heartbeat: Option<Packet>,
     /// Frames tungstenite's reader made (WebSocket pongs, the close reply).
     frames: Vec<u8>,
 }
 
 impl Control {
     fn is_empty(&self) -> bool {
-        self.pong.is_none() && self.frames.is_empty()
+        self.heartbeat.is_none() && self.frames.is_empty()
     }
 }
 
@@ -198,7 +204,7 @@ impl Drop for WriterGuard<'_> {
 }
 
 impl WsWriter {
-    fn new(raw: RawWrite, socket: TcpStream, timeout: Duration) -> WsWriter {
+    fn new(raw: RawWrite, socket: TcpStream, config: &Config) -> WsWriter {
         WsWriter {
             out: Mutex::new(Out {
                 ctx: WebSocketContext::new(Role::Client, Some(writer_config())),
@@ -206,11 +212,13 @@ impl WsWriter {
                     raw,
                     deadline: Instant::now(),
                 },
+                version: config.protocol,
+                b64: config.b64,
             }),
             control: Mutex::new(Control::default()),
             failed: std::sync::atomic::AtomicBool::new(false),
             socket,
-            timeout,
+            timeout: config.request_timeout,
         }
     }
 
@@ -276,7 +284,7 @@ impl WsWriter {
         let mut guard = self.lock(deadline)?;
         let out = guard.out.as_mut().expect("held");
         let result = out.send(&[Packet::Close], deadline).and_then(|()| {
-            let Out { ctx, sink } = &mut **out;
+            let Out { ctx, sink, .. } = &mut **out;
             ctx.close(
                 sink,
                 Some(CloseFrame {
@@ -289,10 +297,11 @@ impl WsWriter {
         self.check(result)
     }
 
-    /// Sends a pong for a ping with `data`, without waiting for a write in progress:
-    /// that write's thread sends it when done.
-    pub(crate) fn queue_pong(&self, data: String) -> Result<()> {
-        self.control.lock().pong = Some(data);
+    /// Sends a heartbeat packet (v4 a pong, v3 a ping) without waiting for a write
+    /// in progress: that write's thread sends it when done. One waits at most: a
+    /// newer one replaces it.
+    pub(crate) fn queue_heartbeat(&self, packet: Packet) -> Result<()> {
+        self.control.lock().heartbeat = Some(packet);
         self.flush_control()
     }
 
@@ -324,8 +333,8 @@ impl WsWriter {
 
     /// Writes what the reader left, with the writer lock held.
     fn write_control(&self, out: &mut Out) -> Result<()> {
-        let Control { pong, frames } = std::mem::take(&mut *self.control.lock());
-        if pong.is_none() && frames.is_empty() {
+        let Control { heartbeat, frames } = std::mem::take(&mut *self.control.lock());
+        if heartbeat.is_none() && frames.is_empty() {
             return Ok(());
         }
         if self.is_failed() {
@@ -343,8 +352,8 @@ impl WsWriter {
                 .write_all(&frames, deadline)
                 .map_err(|e| write_error(tungstenite::Error::Io(e)));
         }
-        if let (Ok(()), Some(data)) = (&result, pong) {
-            result = out.send(&[Packet::Pong(data)], deadline);
+        if let (Ok(()), Some(packet)) = (&result, heartbeat) {
+            result = out.send(&[packet], deadline);
         }
         self.check(result)
     }
@@ -387,6 +396,31 @@ impl WsWriter {
             }
         }
         let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// `packet` as a WebSocket message of `version` (W1–W4, V9).
+fn to_message(packet: &Packet, b64: bool, version: ProtocolVersion) -> WsMessage {
+    match version {
+        ProtocolVersion::V4 => ws::to_message(packet, b64),
+        ProtocolVersion::V3 => ws::to_message_for(packet, b64, version),
+    }
+}
+
+/// The packet a WebSocket message of `version` carries; `None` for control frames.
+fn from_message(message: WsMessage, version: ProtocolVersion) -> Result<Option<Packet>> {
+    match version {
+        ProtocolVersion::V4 => ws::from_message(message),
+        ProtocolVersion::V3 => ws::from_message_for(message, version),
+    }
+}
+
+/// The size of the WebSocket message carrying `packet` (W2, W4, V9): what the
+/// server holds against its `maxPayload`.
+pub(crate) fn frame_len(packet: &Packet, config: &Config) -> usize {
+    match ws::frame_for(packet, config.b64, config.protocol) {
+        ws::VersionFrame::Binary { prefix, data } => prefix.len() + data.len(),
+        ws::VersionFrame::Text => ws::text_len(packet, config.protocol),
     }
 }
 
@@ -655,11 +689,7 @@ pub(crate) fn open(
             },
         )
     };
-    let writer = Arc::new(WsWriter::new(
-        raw,
-        socket.try_clone()?,
-        config.request_timeout,
-    ));
+    let writer = Arc::new(WsWriter::new(raw, socket.try_clone()?, config));
     let stream = ReadHalf {
         read,
         deadline: Some(deadline),
@@ -737,16 +767,16 @@ pub(crate) fn open(
     })
 }
 
-/// Reads one packet, by the reader's deadline (control frames are answered and
-/// skipped, but they do not extend it).
-fn read_packet(reader: &mut WebSocket<ReadHalf>) -> Result<Packet> {
+/// Reads one packet of `version`, by the reader's deadline (control frames are
+/// answered and skipped, but they do not extend it).
+fn read_packet(reader: &mut WebSocket<ReadHalf>, version: ProtocolVersion) -> Result<Packet> {
     loop {
         if let Some(deadline) = reader.get_ref().deadline {
             left(deadline, "waiting for a WebSocket message")?;
         }
         return match reader.read() {
             Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
-                match crate::transport::ws::from_message(m)? {
+                match from_message(m, version)? {
                     Some(packet) => Ok(packet),
                     None => continue,
                 }
@@ -782,7 +812,7 @@ pub(crate) fn handshake(
         Limits::handshake().packet,
         Some(attempt),
     )?;
-    let packet = read_packet(&mut link.reader)?;
+    let packet = read_packet(&mut link.reader, config.protocol)?;
     let handshake = match packet {
         Packet::Open(json) => Handshake::from_json(&json).map_err(|e| {
             Error::new(ErrorKind::Handshake, "the OPEN packet is invalid").with_source(e)
@@ -813,7 +843,7 @@ fn read_loop(conn: &Conn, mut reader: WebSocket<ReadHalf>) {
     loop {
         let packet = match reader.read() {
             Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
-                let decoded = crate::transport::ws::from_message(m).and_then(|p| {
+                let decoded = from_message(m, conn.version()).and_then(|p| {
                     if let Some(Packet::Message(message)) = &p {
                         conn.limits.check_message(message)?;
                     }
@@ -890,9 +920,10 @@ fn upgrade_failed(conn: &Conn, why: &str) {
     log::info!("engineio client: upgrade to WebSocket failed, staying on polling: {why}");
     let mut state = conn.state.lock();
     state.probe = None;
-    if state.upgrading && state.closed.is_none() {
-        // The server restarts its heartbeat after a failed upgrade (X3).
-        state.last_ping = Instant::now();
+    // The server restarts its heartbeat after a failed upgrade (X3). On v3 a pong may
+    // also have waited for the probe: the server holds its packets once `2probe` is in.
+    if (state.upgrading || conn.version() == ProtocolVersion::V3) && state.closed.is_none() {
+        state.restart_heartbeat();
     }
     state.upgrading = false;
     state.upgrade_pending = false;
@@ -937,7 +968,7 @@ fn upgrade(conn: &Conn) {
     if let Err(e) = link.writer.send(&Packet::Ping("probe".into())) {
         return abandon(&link, &e.to_string());
     }
-    match read_packet(&mut link.reader) {
+    match read_packet(&mut link.reader, conn.version()) {
         Ok(Packet::Pong(data)) if data == "probe" => {}
         Ok(other) => {
             return abandon(
@@ -990,7 +1021,7 @@ fn upgrade(conn: &Conn) {
         state.probe = None;
         state.upgrading = false;
         state.upgrade_pending = false;
-        state.last_ping = Instant::now();
+        state.restart_heartbeat();
         conn.cond.notify_all();
         drop(state);
         if let Err(e) = writer.send_all(&packets) {
