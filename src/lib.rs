@@ -35,8 +35,8 @@
 //!
 //! ## Client
 //! [`client::Client`] (feature `client`, on by default) connects to any Engine.IO v4
-//! server over polling (ureq) and WebSocket (tungstenite), upgrading as the protocol
-//! describes; `https`/`wss` need the `tls` feature (rustls). Events come to handlers
+//! server (or v3, with [`client::ClientBuilder::protocol`]) over polling (ureq) and
+//! WebSocket (tungstenite), upgrading as the protocol describes; `https`/`wss` need the `tls` feature (rustls). Events come to handlers
 //! or to a blocking iterator:
 //!
 //! ```no_run

@@ -178,12 +178,6 @@ pub(crate) mod ws {
         }
     }
 
-    /// `packet` as a tungstenite message on a v4 WebSocket.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn to_message(packet: &Packet, b64: bool) -> tungstenite::Message {
-        to_message_for(packet, b64, ProtocolVersion::V4)
-    }
-
     /// The packet a data message carries on a WebSocket of `version`: a text frame is
     /// a packet's text form (a `b` text frame a base64 binary message, W3; `b4` on v3),
     /// a binary frame a binary message (W2; after its type byte `04` on v3, V9).
@@ -213,15 +207,6 @@ pub(crate) mod ws {
         }
     }
 
-    /// The packet a data message carries on a v4 WebSocket ([`from_message_for`]).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) for a text frame that is not a packet.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn from_message(message: tungstenite::Message) -> Result<Option<Packet>> {
-        from_message_for(message, ProtocolVersion::V4)
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -230,31 +215,40 @@ pub(crate) mod ws {
         fn binary_is_a_binary_frame_unless_b64() {
             let p = Packet::binary(vec![1u8, 2, 3]);
             assert!(
-                matches!(to_message(&p, false), tungstenite::Message::Binary(b) if b[..] == [1, 2, 3])
+                matches!(to_message_for(&p, false, ProtocolVersion::V4), tungstenite::Message::Binary(b) if b[..] == [1, 2, 3])
             );
             assert!(
-                matches!(to_message(&p, true), tungstenite::Message::Text(t) if t.as_str() == "bAQID")
+                matches!(to_message_for(&p, true, ProtocolVersion::V4), tungstenite::Message::Text(t) if t.as_str() == "bAQID")
             );
             assert!(
-                matches!(to_message(&Packet::text("hi"), false), tungstenite::Message::Text(t) if t.as_str() == "4hi")
+                matches!(to_message_for(&Packet::text("hi"), false, ProtocolVersion::V4), tungstenite::Message::Text(t) if t.as_str() == "4hi")
             );
         }
 
         #[test]
         fn messages_decode_to_packets() {
             let text = tungstenite::Message::text("4hi");
-            assert_eq!(from_message(text).unwrap(), Some(Packet::text("hi")));
+            assert_eq!(
+                from_message_for(text, ProtocolVersion::V4).unwrap(),
+                Some(Packet::text("hi"))
+            );
             let b64 = tungstenite::Message::text("bAQID");
             assert_eq!(
-                from_message(b64).unwrap(),
+                from_message_for(b64, ProtocolVersion::V4).unwrap(),
                 Some(Packet::binary(vec![1u8, 2, 3]))
             );
             let bin = tungstenite::Message::Binary(vec![7u8].into());
-            assert_eq!(from_message(bin).unwrap(), Some(Packet::binary(vec![7u8])));
-            assert!(from_message(tungstenite::Message::Ping(Default::default()))
+            assert_eq!(
+                from_message_for(bin, ProtocolVersion::V4).unwrap(),
+                Some(Packet::binary(vec![7u8]))
+            );
+            let ping = tungstenite::Message::Ping(Default::default());
+            assert!(from_message_for(ping, ProtocolVersion::V4)
                 .unwrap()
                 .is_none());
-            assert!(from_message(tungstenite::Message::text("x")).is_err());
+            assert!(
+                from_message_for(tungstenite::Message::text("x"), ProtocolVersion::V4).is_err()
+            );
         }
 
         /// V9: text frames as in v4 but binary as `b4`+base64; binary frames carry the

@@ -401,18 +401,12 @@ impl WsWriter {
 
 /// `packet` as a WebSocket message of `version` (W1–W4, V9).
 fn to_message(packet: &Packet, b64: bool, version: ProtocolVersion) -> WsMessage {
-    match version {
-        ProtocolVersion::V4 => ws::to_message(packet, b64),
-        ProtocolVersion::V3 => ws::to_message_for(packet, b64, version),
-    }
+    ws::to_message_for(packet, b64, version)
 }
 
 /// The packet a WebSocket message of `version` carries; `None` for control frames.
 fn from_message(message: WsMessage, version: ProtocolVersion) -> Result<Option<Packet>> {
-    match version {
-        ProtocolVersion::V4 => ws::from_message(message),
-        ProtocolVersion::V3 => ws::from_message_for(message, version),
-    }
+    ws::from_message_for(message, version)
 }
 
 /// The size of the WebSocket message carrying `packet` (W2, W4, V9): what the
