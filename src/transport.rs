@@ -158,6 +158,7 @@ pub(crate) mod ws {
     }
 
     /// `packet` as a tungstenite message on a WebSocket of `version`.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn to_message_for(
         packet: &Packet,
         b64: bool,
