@@ -180,7 +180,8 @@ impl Server {
     /// (see [`ServerBuilder::write_timeout`]).
     pub fn broadcast(&self, message: impl Into<Message>) -> usize {
         let out = Outgoing::new(Packet::Message(message.into()));
-        self.inner.send_to_all(&self.inner.table.open(), &out)
+        // Sessions that are not open refuse the packet themselves (and are not counted).
+        self.inner.send_to_all(&self.inner.table.all(), &out)
     }
 
     /// Sends one message to the sessions in `sids` (unknown or closed ones are
