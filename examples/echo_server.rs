@@ -19,7 +19,7 @@ use engineio::server::{App, CorsPolicy, Server, Transport};
 const USAGE: &str =
     "usage: echo_server [--addr HOST:PORT] [--ping-interval-ms MS] [--ping-timeout-ms MS]
                    [--max-payload BYTES] [--cors-origin ORIGIN]... [--transports polling,websocket]
-                   [--allow-eio3]
+                   [--allow-eio3] [--tls-cert FILE --tls-key FILE]
 
 An Engine.IO echo server: every message comes back as it was sent; the text
 `close-me` makes the server close the session. Prints `listening on http://ADDR`,
@@ -32,6 +32,8 @@ then `connect SID TRANSPORT` and `disconnect SID REASON` lines.
   --cors-origin        an allowed origin, repeatable; `*` for any (default: same origin)
   --transports         polling, websocket or both (default both)
   --allow-eio3         also accept Engine.IO v3 clients (Socket.IO 2.x era)
+  --tls-cert, --tls-key  serve https/wss with this PEM certificate chain and key
+                       (built with the `tls` feature: cargo run --features tls ...)
 
 Set RUST_LOG (for example RUST_LOG=engineio=debug) to see the library's log.";
 
@@ -47,6 +49,7 @@ fn main() {
     let mut addr = "127.0.0.1:5000".to_string();
     let mut builder = Server::builder();
     let mut origins: Vec<String> = Vec::new();
+    let (mut tls_cert, mut tls_key): (Option<String>, Option<String>) = (None, None);
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next().unwrap_or_else(|| {
@@ -65,6 +68,8 @@ fn main() {
             "--max-payload" => builder = builder.max_payload(number(&value()) as usize),
             "--allow-eio3" => builder = builder.allow_eio3(true),
             "--cors-origin" => origins.push(value()),
+            "--tls-cert" => tls_cert = Some(value()),
+            "--tls-key" => tls_key = Some(value()),
             "--transports" => {
                 let list: Vec<Transport> = value()
                     .split(',')
@@ -106,12 +111,40 @@ fn main() {
             eprintln!("{e}");
             std::process::exit(2)
         });
-    let running = App::new(server).listen(&addr).unwrap_or_else(|e| {
+    let app = App::new(server);
+    let (app, scheme) = match (tls_cert, tls_key) {
+        (None, None) => (app, "http"),
+        (Some(cert), Some(key)) => (with_tls(app, &cert, &key), "https"),
+        _ => {
+            eprintln!("echo_server: --tls-cert and --tls-key go together\n\n{USAGE}");
+            std::process::exit(2)
+        }
+    };
+    let running = app.listen(&addr).unwrap_or_else(|e| {
         eprintln!("cannot listen on {addr}: {e}");
         std::process::exit(1)
     });
-    println!("listening on http://{}", running.local_addr());
+    println!("listening on {scheme}://{}", running.local_addr());
     running.wait();
+}
+
+#[cfg(feature = "tls")]
+fn with_tls(app: App, cert: &str, key: &str) -> App {
+    match engineio::server::TlsConfig::from_pem_files(cert, key) {
+        Ok(tls) => app.tls(tls),
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(_: App, _: &str, _: &str) -> App {
+    eprintln!(
+        "echo_server: built without TLS; run it with `cargo run --features tls --example echo_server`"
+    );
+    std::process::exit(2)
 }
 
 fn number(s: &str) -> u64 {

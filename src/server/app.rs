@@ -36,6 +36,8 @@ pub struct App {
     static_files: Option<StaticFiles>,
     fallback: Option<Box<Fallback>>,
     max_fallback_body: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<super::TlsConfig>,
 }
 
 impl App {
@@ -46,7 +48,30 @@ impl App {
             static_files: None,
             fallback: None,
             max_fallback_body: 1_000_000,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves `https` and `wss` with this certificate (feature `tls`) instead of plain
+    /// `http`/`ws`. Every route works over TLS as over TCP; the TLS handshake runs on
+    /// the connection's thread, within the head timeout (a client that stalls, sends
+    /// garbage or speaks plain HTTP is dropped by then), and
+    /// [`Request::is_secure`](super::Request::is_secure) is true. Defaults to none.
+    ///
+    /// ```no_run
+    /// use engineio::server::{App, Server, TlsConfig};
+    ///
+    /// let running = App::new(Server::builder().build()?)
+    ///     .tls(TlsConfig::from_pem_files("cert.pem", "key.pem")?)
+    ///     .listen("127.0.0.1:8443")?;
+    /// running.wait();
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: super::TlsConfig) -> App {
+        self.tls = Some(tls);
+        self
     }
 
     /// Serves files by these rules for paths outside the Engine.IO path (`GET` and
@@ -99,11 +124,16 @@ impl App {
         let inner = server.inner();
         let limits = inner.config().limits;
         let registrar = inner.watchdog().registrar();
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
         let l = Arc::new(Listener::start(
             listener,
             limits,
             Arc::new(self),
             registrar,
+            tls,
         )?);
         inner.add_listener(l.clone());
         inner.listenings.fetch_add(1, Ordering::SeqCst);

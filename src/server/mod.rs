@@ -68,6 +68,8 @@ mod send;
 mod session;
 pub mod static_files;
 mod table;
+#[cfg(feature = "tls")]
+mod tls;
 mod websocket;
 
 use std::any::Any;
@@ -81,6 +83,8 @@ pub use self::cors::CorsPolicy;
 pub use self::handlers::Rejection;
 pub use self::request::Request;
 pub use self::static_files::StaticFiles;
+#[cfg(feature = "tls")]
+pub use self::tls::TlsConfig;
 pub use crate::packet::Message;
 pub use crate::transport::Transport;
 pub use crate::{ProtocolVersion, Reason, Sid};

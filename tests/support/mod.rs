@@ -20,6 +20,8 @@
 
 pub mod connect_proxy;
 pub mod fakehttp;
+#[cfg(feature = "tls")]
+pub mod pki;
 pub mod rawhttp;
 pub mod rawws;
 
@@ -280,6 +282,41 @@ fn cargo() -> PathBuf {
     env_path("CARGO").unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
+/// Path of example `name` built with the `tls` feature (a copy named `<name>-tls`
+/// next to the examples, so that a later plain build cannot replace it under us).
+#[allow(dead_code)]
+pub fn example_binary_tls(name: &str) -> PathBuf {
+    let plain = example_binary(name);
+    let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--example",
+        name,
+        "--features",
+        "tls",
+    ]);
+    if plain
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        == Some(OsStr::new("release"))
+    {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    let copy = plain.with_file_name(format!("{name}-tls{}", std::env::consts::EXE_SUFFIX));
+    std::fs::copy(&plain, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
+    copy
+}
+
+/// Serialises the TLS builds of examples with the plain ones in this process.
+static BUILDS: Mutex<()> = Mutex::new(());
+
 /// Path of the built example `name`, next to the running test binary
 /// (`target/<profile>/deps/<test>` → `target/<profile>/examples/<name>`).
 /// Runs `cargo build --example <name>` (same profile, in this crate's manifest
@@ -301,6 +338,7 @@ pub fn example_binary(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
 
     // Serialise builds within this process; cargo's own lock handles the rest.
+    let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     let mut built = BUILT
         .get_or_init(|| Mutex::new(Vec::new()))
         .lock()

@@ -1,13 +1,14 @@
 //! One HTTP/1.1 connection: reading request heads and bodies with limits and timeouts,
 //! keep-alive, and handing each request to the service.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::listener::ConnGuard;
 use super::response::Response;
+use super::stream::{Stream, Writing};
 use super::Limits;
 use crate::server::handoff::Duty;
 use crate::server::request::{parse_query, Request};
@@ -85,8 +86,9 @@ impl Exchange<'_> {
         }
         if self.expect_continue {
             self.expect_continue = false;
-            let mut s = &*self.conn.stream;
-            s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.conn
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .map_err(BodyError::Io)?;
         }
         let deadline = self.body_deadline;
@@ -141,28 +143,14 @@ impl Exchange<'_> {
         if !self.conn.buf.is_empty() {
             return false;
         }
-        let s = &self.conn.stream;
-        if s.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let mut b = [0u8; 1];
-        let closed = match s.peek(&mut b) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => !matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ),
-        };
-        let _ = s.set_nonblocking(false);
-        closed
+        self.conn.stream.peer_closed()
     }
 
     /// Takes the connection over (for a WebSocket): a shared handle on the socket (no
     /// new file descriptor: `&TcpStream` reads and writes), the bytes already read
     /// past the request head, and the connection's registration with the listener
     /// (whoever holds it serves the connection).
-    pub(crate) fn take_connection(&mut self) -> (Arc<TcpStream>, Vec<u8>, Option<ConnGuard>) {
+    pub(crate) fn take_connection(&mut self) -> (Arc<Stream>, Vec<u8>, Option<ConnGuard>) {
         (
             self.conn.stream.clone(),
             std::mem::take(&mut self.conn.buf),
@@ -170,21 +158,15 @@ impl Exchange<'_> {
         )
     }
 
-    /// The socket of this connection.
-    #[allow(dead_code)]
-    pub(crate) fn stream(&self) -> &TcpStream {
-        &self.conn.stream
-    }
-
-    /// A shared handle on the socket, the connection staying with the HTTP layer.
-    pub(crate) fn stream_handle(&self) -> Arc<TcpStream> {
+    /// A shared handle on the stream, the connection staying with the HTTP layer.
+    pub(crate) fn stream_handle(&self) -> Arc<Stream> {
         self.conn.stream.clone()
     }
 }
 
-/// The connection's socket and read buffer.
+/// The connection's stream and read buffer.
 struct Conn {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     /// Bytes read but not consumed yet.
     buf: Vec<u8>,
     limits: Limits,
@@ -207,7 +189,7 @@ impl Conn {
         match self.read_timeout {
             Some(set) if set >= need && set - need <= need / 4 => Ok(()),
             _ => {
-                self.stream.set_read_timeout(Some(need))?;
+                self.stream.tcp().set_read_timeout(Some(need))?;
                 self.read_timeout = Some(need);
                 Ok(())
             }
@@ -219,7 +201,7 @@ impl Conn {
         self.arm_read_timeout(deadline)?;
         let mut chunk = [0u8; 4096];
         loop {
-            match (&*self.stream).read(&mut chunk) {
+            match self.stream.read(&mut chunk) {
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(n);
@@ -249,7 +231,7 @@ impl Conn {
             self.arm_read_timeout(deadline)?;
             let k = READ_CHUNK.min(target - len);
             out.resize(len + k, 0);
-            match (&*self.stream).read(&mut out[len..]) {
+            match self.stream.read(&mut out[len..]) {
                 Ok(0) => {
                     out.truncate(len);
                     return Err(io::ErrorKind::UnexpectedEof.into());
@@ -303,8 +285,7 @@ impl Conn {
     }
 
     fn write_response(&mut self, resp: &mut Response) -> io::Result<()> {
-        let mut s = &*self.stream;
-        resp.write_to(&mut s)
+        resp.write_to(&mut Writing(&self.stream))
     }
 }
 
@@ -333,20 +314,32 @@ pub(crate) struct HttpConn {
 
 /// Serves one connection until it closes, idles out or is taken over.
 pub(crate) fn serve_connection(
-    stream: Arc<TcpStream>,
+    tcp: Arc<TcpStream>,
     peer: SocketAddr,
     limits: Limits,
     service: Arc<dyn Service>,
     guard: ConnGuard,
+    tls: Option<&super::TlsAcceptor>,
 ) {
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
     // Every response write is bounded by the write timeout (set once, here).
-    if let Err(e) = stream.set_write_timeout(Some(limits.write_timeout)) {
+    if let Err(e) = tcp.set_write_timeout(Some(limits.write_timeout)) {
         log::debug!("cannot set a write timeout for {peer}: {e}");
         return;
     }
+    let stream = match tls {
+        None => Stream::plain(tcp),
+        // The handshake runs here, on the connection's thread, within the head timeout.
+        Some(acceptor) => match acceptor.accept(tcp, Instant::now() + limits.head_timeout) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("TLS handshake with {peer} failed: {e}");
+                return;
+            }
+        },
+    };
     let conn = Conn {
-        stream,
+        stream: Arc::new(stream),
         buf: Vec::new(),
         limits,
         read_timeout: None,
@@ -363,7 +356,7 @@ pub(crate) fn serve_connection(
 impl HttpConn {
     /// Shuts the connection down (it is being given up).
     pub(crate) fn shutdown(&self) {
-        let _ = self.conn.stream.shutdown(std::net::Shutdown::Both);
+        self.conn.stream.shutdown(std::net::Shutdown::Both);
     }
 
     /// Carries on with a connection moved from another thread: `resp` first.
@@ -394,7 +387,7 @@ impl HttpConn {
                 f(written);
             }
             if !written || resp.close {
-                let _ = self.conn.stream.shutdown(std::net::Shutdown::Write);
+                self.conn.stream.shutdown(std::net::Shutdown::Write);
                 return;
             }
         }
@@ -403,7 +396,8 @@ impl HttpConn {
     /// Reads the next request and answers it; `None` when the connection has ended or
     /// a WebSocket took it over.
     fn next_response(&mut self) -> Option<Response> {
-        let head = match read_head(&mut self.conn, self.peer) {
+        let secure = self.conn.stream.is_tls();
+        let head = match read_head(&mut self.conn, self.peer, secure) {
             Ok(h) => h,
             Err(HeadError::Closed) => return None,
             Err(HeadError::Respond(status)) => {
@@ -477,7 +471,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
 /// The most bytes a body read takes at once (and grows its buffer by).
 const READ_CHUNK: usize = 16 * 1024;
 
-fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
+fn read_head(conn: &mut Conn, peer: SocketAddr, secure: bool) -> Result<Head, HeadError> {
     // Waiting for the first byte of a request is the keep-alive idle time; once it has
     // come, the whole head must arrive within the head timeout.
     if conn.buf.is_empty() {
@@ -499,7 +493,7 @@ fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
                 return Err(HeadError::Respond(431));
             }
             Ok(httparse::Status::Complete(len)) => {
-                let head = build_head(&req, peer)?;
+                let head = build_head(&req, peer, secure)?;
                 conn.buf.drain(..len);
                 return Ok(head);
             }
@@ -526,7 +520,11 @@ fn read_head(conn: &mut Conn, peer: SocketAddr) -> Result<Head, HeadError> {
     }
 }
 
-fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head, HeadError> {
+fn build_head(
+    req: &httparse::Request<'_, '_>,
+    peer: SocketAddr,
+    secure: bool,
+) -> Result<Head, HeadError> {
     let method = http::Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| HeadError::Respond(400))?;
     let target = req.path.unwrap_or("");
@@ -615,7 +613,7 @@ fn build_head(req: &httparse::Request<'_, '_>, peer: SocketAddr) -> Result<Head,
             query: parse_query(raw_query),
             headers,
             remote_addr: peer,
-            secure: false,
+            secure,
         },
         framing,
         keep_alive: !connection_close,

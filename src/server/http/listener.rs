@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::conn::{serve_connection, Service};
-use super::Limits;
+use super::{Limits, TlsAcceptor};
 use crate::server::handoff::{Registrar, Registration, Slot};
 
 /// The connections being served, so that a stop can close them and wait for them.
@@ -38,8 +38,10 @@ impl Listener {
         limits: Limits,
         service: Arc<dyn Service>,
         registrar: Registrar,
+        tls: Option<TlsAcceptor>,
     ) -> std::io::Result<Listener> {
         let local_addr = listener.local_addr()?;
+        let secure = tls.is_some();
         listener.set_nonblocking(false)?;
         let stopping = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Connections::default());
@@ -49,10 +51,21 @@ impl Listener {
             thread::Builder::new()
                 .name(format!("eio-accept-{}", local_addr.port()))
                 .spawn(move || {
-                    accept_loop(listener, limits, service, registrar, stopping, connections)
+                    accept_loop(
+                        listener,
+                        limits,
+                        service,
+                        registrar,
+                        tls,
+                        stopping,
+                        connections,
+                    )
                 })?
         };
-        log::info!("listening on http://{local_addr}");
+        log::info!(
+            "listening on {}://{local_addr}",
+            if secure { "https" } else { "http" }
+        );
         Ok(Listener {
             local_addr,
             stopping,
@@ -144,6 +157,7 @@ fn accept_loop(
     limits: Limits,
     service: Arc<dyn Service>,
     registrar: Registrar,
+    tls: Option<TlsAcceptor>,
     stopping: Arc<AtomicBool>,
     connections: Arc<Connections>,
 ) {
@@ -201,10 +215,13 @@ fn accept_loop(
         };
         let service = service.clone();
         let idle = (idle_rx.clone(), idle_count.clone());
+        let tls = tls.clone();
         let spawned = thread::Builder::new()
             .name("eio-conn".into())
             .stack_size(limits.thread_stack_size)
-            .spawn(move || connection_thread(job, &idle.0, &idle.1, limits, &service));
+            .spawn(move || {
+                connection_thread(job, &idle.0, &idle.1, limits, &service, tls.as_ref())
+            });
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
             let mut open = connections.open.lock();
@@ -242,6 +259,7 @@ fn connection_thread(
     idle_count: &AtomicUsize,
     limits: Limits,
     service: &Arc<dyn Service>,
+    tls: Option<&TlsAcceptor>,
 ) {
     loop {
         {
@@ -256,7 +274,7 @@ fn connection_thread(
                 _untrack: Untrack { id, conns },
                 registration,
             };
-            serve_connection(stream, peer, limits, service.clone(), guard);
+            serve_connection(stream, peer, limits, service.clone(), guard, tls);
         }
         if idle_count.fetch_add(1, Ordering::SeqCst) >= MAX_IDLE_THREADS {
             idle_count.fetch_sub(1, Ordering::SeqCst);

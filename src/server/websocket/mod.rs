@@ -11,7 +11,7 @@ pub(crate) mod handshake;
 pub(crate) mod writer;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use tungstenite::protocol::{Role as WsRole, WebSocket, WebSocketConfig};
 use self::writer::Writer;
 use super::handoff::Duty;
 use super::http::listener::ConnGuard;
+use super::http::stream::Stream;
 use super::http::Exchange;
 use super::inner::Inner;
 use super::session::{CloseHow, Session, Sink, Upgraded};
@@ -29,13 +30,17 @@ use crate::packet::Packet;
 /// The frames tungstenite reads come from the socket; the replies it writes (pongs,
 /// close replies) go through the session's writer, whole frames under its lock.
 struct Duplex {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     writer: Arc<Writer>,
 }
 
 impl Read for Duplex {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.stream).read(buf)
+        let n = self.stream.read(buf)?;
+        // TLS records rustls wants to send in answer (alerts, key updates) go out in
+        // order with the frames, through the writer.
+        self.writer.flush_tls()?;
+        Ok(n)
     }
 }
 
@@ -154,10 +159,10 @@ pub(crate) fn refuse_second(ex: &mut Exchange<'_>, accept: &str) {
     let (stream, _, guard) = ex.take_connection();
     log::debug!("a second websocket for a session that has one: closed at once");
     let close = [0x88, 0x02, 0x03, 0xe8];
-    if write_101(&stream, accept, &[]).is_ok() && (&*stream).write_all(&close).is_ok() {
+    if write_101(&stream, accept, &[]).is_ok() && stream.write_all(&close).is_ok() {
         drain(&stream);
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    stream.shutdown(Shutdown::Both);
     drop(guard);
 }
 
@@ -167,7 +172,7 @@ fn wants_b64(ex: &Exchange<'_>) -> bool {
 
 fn new_writer(
     inner: &Arc<Inner>,
-    stream: &Arc<TcpStream>,
+    stream: &Arc<Stream>,
     b64: bool,
     version: crate::ProtocolVersion,
 ) -> Arc<Writer> {
@@ -182,12 +187,11 @@ fn new_writer(
     )
 }
 
-fn write_101(stream: &TcpStream, accept: &str, extra: &[(&str, String)]) -> io::Result<()> {
+fn write_101(stream: &Stream, accept: &str, extra: &[(&str, String)]) -> io::Result<()> {
     // Reads block from now on: the heartbeat and the upgrade timeout bound them.
-    stream.set_read_timeout(None)?;
+    stream.tcp().set_read_timeout(None)?;
     let head = handshake::switching_protocols(accept, extra);
-    let mut s = stream;
-    s.write_all(&head)
+    stream.write_all(&head)
 }
 
 /// A WebSocket's reader: everything its connection thread needs, so that it can move
@@ -196,7 +200,7 @@ pub(crate) struct Reader {
     inner: Arc<Inner>,
     session: Arc<Session>,
     ws: WebSocket<Duplex>,
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     writer: Arc<Writer>,
     role: Role,
     /// The connection's registration with the listener (its slot for parking).
@@ -207,7 +211,7 @@ impl Reader {
     fn new(
         inner: &Arc<Inner>,
         session: &Arc<Session>,
-        stream: Arc<TcpStream>,
+        stream: Arc<Stream>,
         leftover: Vec<u8>,
         writer: Arc<Writer>,
         role: Role,
@@ -315,7 +319,7 @@ impl Reader {
 
     /// Shuts the connection down (it is being given up).
     pub(crate) fn shutdown(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown(Shutdown::Both);
     }
 
     fn finish(self: Box<Self>, end: End) {
@@ -334,7 +338,7 @@ impl Reader {
             if let Some(gen) = session.abort_probe(id) {
                 inner.schedule_ping(&session, gen);
             }
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown(Shutdown::Both);
             return;
         }
         let dispatch = match end {
@@ -359,7 +363,7 @@ impl Reader {
                 inner.close_here(&session, reason, CloseHow::NORMAL)
             }
         };
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown(Shutdown::Both);
         // The connection is over: it no longer counts, whatever the handler does.
         drop(guard);
         if let Some(d) = dispatch {
@@ -393,7 +397,8 @@ fn classify(session: &Session, e: tungstenite::Error) -> End {
 
 /// After our close frame: waits (at most [`CLOSE_WAIT`]) for the peer's close frame
 /// or EOF, discarding the data frames it still sends.
-fn drain(stream: &TcpStream) {
+fn drain(stream: &Stream) {
+    let stream = &**stream.tcp();
     let deadline = Instant::now() + CLOSE_WAIT;
     let mut buf = [0u8; 512];
     loop {

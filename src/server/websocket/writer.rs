@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
 use crate::packet::Packet;
+use crate::server::http::stream::Stream;
 use crate::server::session::{Budget, Sink, WriteError};
 use crate::transport::ws;
 use crate::ProtocolVersion;
@@ -42,7 +43,7 @@ struct State {
 
 /// The write side of one WebSocket connection.
 pub(crate) struct Writer {
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     state: Mutex<State>,
     /// Whether binary messages go out as `b`+base64 text frames (the `b64` query).
     pub b64: bool,
@@ -62,14 +63,16 @@ impl Writer {
     /// A writer for `stream`. `send_timeout` is also set as the socket's `SO_SNDTIMEO`,
     /// which only the flusher's blocking writes observe.
     pub(crate) fn new(
-        stream: Arc<TcpStream>,
+        stream: Arc<Stream>,
         b64: bool,
         version: ProtocolVersion,
         max_pending: usize,
         send_timeout: Duration,
         budget: Arc<Budget>,
     ) -> Arc<Writer> {
-        let _ = stream.set_write_timeout(Some(send_timeout.max(Duration::from_millis(1))));
+        let _ = stream
+            .tcp()
+            .set_write_timeout(Some(send_timeout.max(Duration::from_millis(1))));
         Arc::new_cyclic(|me| Writer {
             me: me.clone(),
             stream,
@@ -88,6 +91,7 @@ impl Writer {
         })
     }
 
+    /// Takes whole frames: refused whole (limits) or taken for good.
     fn push(&self, st: &mut State, bytes: Bytes) -> Result<(), WriteError> {
         if bytes.is_empty() {
             return Ok(());
@@ -101,15 +105,38 @@ impl Writer {
                 self.fail(st);
                 return Err(WriteError::Overflow);
             }
-            if !self.budget.try_charge(bytes.len()) {
+            if self.budget.used().saturating_add(bytes.len()) > self.budget.limit() {
                 // Nothing of this frame was written: it can be refused whole.
                 return Err(WriteError::OverBudget);
             }
+        }
+        // Taken: on TLS it is encrypted now, under our lock, so records stay in order.
+        let bytes = if self.stream.is_tls() {
+            let mut out = Vec::with_capacity(bytes.len() + 64);
+            if let Err(e) = self.stream.encrypt(&bytes, &mut out) {
+                log::debug!("websocket TLS write failed: {e}");
+                self.fail(st);
+                return Err(WriteError::Failed);
+            }
+            Bytes::from(out)
+        } else {
+            bytes
+        };
+        self.push_wire(st, bytes)
+    }
+
+    /// Takes bytes as they go on the wire, in order, without waiting.
+    fn push_wire(&self, st: &mut State, bytes: Bytes) -> Result<(), WriteError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if !st.pending.is_empty() {
+            self.budget.charge(bytes.len());
             st.pending_bytes += bytes.len();
             st.pending.push_back(bytes);
             return Ok(());
         }
-        let sock = SockRef::from(&*self.stream);
+        let sock = SockRef::from(&**self.stream.tcp());
         let mut off = 0;
         loop {
             match sock.send_with_flags(&bytes[off..], SEND_FLAGS | libc::MSG_DONTWAIT) {
@@ -153,7 +180,7 @@ impl Writer {
 
     /// Writes what is pending with blocking writes, each bounded by the send timeout.
     fn flush_loop(self: Arc<Self>) {
-        let sock = SockRef::from(&*self.stream);
+        let sock = SockRef::from(&**self.stream.tcp());
         loop {
             let chunk = {
                 let mut st = self.state.lock();
@@ -204,7 +231,7 @@ impl Writer {
         st.pending.clear();
         self.budget.release(std::mem::take(&mut st.pending_bytes));
         // Wakes the reader, which ends the session.
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown(Shutdown::Both);
     }
 
     /// Ends the conversation: optionally the Engine.IO close packet `1`, then a close
@@ -233,6 +260,24 @@ impl Writer {
     #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+
+    /// TLS records rustls wants to send that no frame carried (an alert, a key
+    /// update's reply), in order with the frames.
+    pub(crate) fn flush_tls(&self) -> io::Result<()> {
+        if !self.stream.is_tls() {
+            return Ok(());
+        }
+        let mut st = self.state.lock();
+        if st.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let mut out = Vec::new();
+        if self.stream.pending_output(&mut out)? {
+            self.push_wire(&mut st, Bytes::from(out))
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        }
+        Ok(())
     }
 
     /// Raw bytes from tungstenite (its automatic pong and close replies): whole frames,
@@ -275,7 +320,7 @@ impl Sink for Writer {
     }
 
     fn shutdown(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown(Shutdown::Both);
     }
 
     fn failed(&self) -> bool {
@@ -335,6 +380,7 @@ pub(crate) fn encode_frame(packet: &Packet, b64: bool, version: ProtocolVersion)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     use crate::ProtocolVersion::{V3, V4};
 
@@ -368,7 +414,7 @@ mod tests {
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
         let w = Writer::new(
-            Arc::new(s),
+            Arc::new(Stream::plain(Arc::new(s))),
             false,
             V4,
             1 << 20,
@@ -391,7 +437,7 @@ mod tests {
         let (s, _) = l.accept().unwrap();
         let budget = Arc::new(Budget::new(usize::MAX));
         let w = Writer::new(
-            Arc::new(s),
+            Arc::new(Stream::plain(Arc::new(s))),
             false,
             V4,
             64 << 20,
