@@ -2,6 +2,8 @@
 // playwright-core) and prints what the page measured as one JSON line.
 // Usage: node browser_latency.mjs URL [--transports polling] [--round-trips 20]
 //        [--expect-transport websocket]  (also wait until the page uses it)
+//        [--ignore-https-errors]          (a server whose certificate the browser
+//                                          does not trust: a test CA)
 import { chromium } from 'playwright-core';
 
 const url = process.argv[2];
@@ -29,7 +31,10 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const page = await browser.newPage();
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: process.argv.includes('--ignore-https-errors'),
+  });
+  const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${url}/?transports=${transports}`);

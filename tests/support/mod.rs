@@ -286,6 +286,11 @@ fn cargo() -> PathBuf {
 /// next to the examples, so that a later plain build cannot replace it under us).
 #[allow(dead_code)]
 pub fn example_binary_tls(name: &str) -> PathBuf {
+    static BUILT_TLS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT_TLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
     let plain = example_binary(name);
     let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new(cargo());
@@ -310,7 +315,11 @@ pub fn example_binary_tls(name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(status.success(), "{cmd:?} failed: {status}");
     let copy = plain.with_file_name(format!("{name}-tls{}", std::env::consts::EXE_SUFFIX));
-    std::fs::copy(&plain, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
+    // Copied aside, then renamed over: another test process may be running the old one.
+    let tmp = plain.with_file_name(format!("{name}-tls.{}.tmp", std::process::id()));
+    std::fs::copy(&plain, &tmp).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
+    std::fs::rename(&tmp, &copy).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
+    built.push((name.to_string(), copy.clone()));
     copy
 }
 
