@@ -187,10 +187,15 @@ function main() {
   const maybeClose = () => {
     if (closing || !echoesDone) return;
     if (opts.expectUpgrade && !upgraded) return; // wait for the upgrade event
-    if (opts.holdMs > 0 && !held) {
-      held = true;
-      setTimeout(maybeClose, opts.holdMs);
-      return;
+    if (opts.holdMs > 0) {
+      // Hold the session open once, for holdMs, whoever calls first; calls during the
+      // hold wait for the timer (the echoes and the upgrade both call).
+      if (held === false) {
+        held = Date.now() + opts.holdMs;
+        setTimeout(maybeClose, opts.holdMs);
+        return;
+      }
+      if (Date.now() < held) return;
     }
     const transport = socket.transport ? socket.transport.name : 'none';
     lastTransport = transport;
