@@ -442,3 +442,34 @@ fn client_certificates_through_a_rustls_configuration() {
         );
     }
 }
+
+#[test]
+fn large_bodies_and_messages_cross_tls_both_ways() {
+    let _dog = support::watchdog(60, "large messages over TLS");
+    let pki = Pki::new("engineio test CA");
+    let app = tls_server(Server::builder(), &pki);
+    for transports in [&[Transport::Polling][..], &[Transport::WebSocket][..]] {
+        let client = Client::builder(&https(&app))
+            .transports(transports)
+            .root_certificate_pem(pki.ca_pem.as_bytes())
+            .connect()
+            .unwrap();
+        let events = client.events();
+        // Near maxPayload: a POST body of 900 KB arrives in many TLS records.
+        let text = "é".repeat(300_000);
+        let binary: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        client.send(text.as_str()).unwrap();
+        client.send(binary.clone()).unwrap();
+        assert_eq!(
+            next_message(&events),
+            Message::from(text.as_str()),
+            "{transports:?}"
+        );
+        assert_eq!(
+            next_message(&events),
+            Message::from(binary),
+            "{transports:?}"
+        );
+        client.disconnect();
+    }
+}

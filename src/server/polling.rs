@@ -124,6 +124,10 @@ pub(crate) fn get(
     resp.on_written = Some(Box::new(move |written| {
         if !written {
             // The packets taken for this response are lost: end the session (G3).
+            log::debug!(
+                "session {}: writing a long-poll response failed",
+                session2.sid
+            );
             inner2.close(&session2, Reason::TransportError);
         }
     }));

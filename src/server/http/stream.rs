@@ -96,11 +96,21 @@ impl Stream {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             let mut conn = tls.lock();
-            conn.writer().write_all(data)?;
-            while conn.wants_write() {
-                conn.write_tls(out)?;
+            // rustls takes a bounded amount of plaintext at a time (64 KiB): encrypt
+            // as we go.
+            let mut rest = data;
+            loop {
+                while conn.wants_write() {
+                    conn.write_tls(out)?;
+                }
+                if rest.is_empty() {
+                    return Ok(());
+                }
+                match conn.writer().write(rest)? {
+                    0 => return Err(io::ErrorKind::WriteZero.into()),
+                    n => rest = &rest[n..],
+                }
             }
-            return Ok(());
         }
         out.extend_from_slice(data);
         Ok(())
@@ -138,7 +148,8 @@ impl Stream {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             let mut conn = tls.lock();
-            loop {
+            // Until rustls has what it can hold: the rest waits in the socket.
+            while conn.wants_read() {
                 match conn.read_tls(&mut &*self.tcp) {
                     Ok(0) => return true,
                     Ok(_) => match conn.process_new_packets() {
@@ -154,6 +165,7 @@ impl Stream {
                     }
                 }
             }
+            return false;
         }
         let mut b = [0u8; 1];
         match self.tcp.peek(&mut b) {
@@ -171,7 +183,7 @@ impl Stream {
         let Some(tls) = &self.tls else {
             return Ok(());
         };
-        let mut raw = [0u8; 16 * 1024];
+        let mut raw = [0u8; RAW_CHUNK];
         let mut out = Vec::new();
         loop {
             let mut conn = tls.lock();
@@ -212,6 +224,11 @@ impl Stream {
     }
 }
 
+/// Ciphertext read from the socket at once. Reads happen only when rustls holds no
+/// plaintext, so what one chunk decrypts to always fits its plaintext buffer (16 KiB).
+#[cfg(feature = "tls")]
+const RAW_CHUNK: usize = 8 * 1024;
+
 /// Hands ciphertext to rustls and processes it.
 #[cfg(feature = "tls")]
 fn feed(conn: &mut rustls::ServerConnection, mut data: &[u8]) -> io::Result<()> {
@@ -229,7 +246,7 @@ fn tls_read(
     tls: &parking_lot::Mutex<rustls::ServerConnection>,
     buf: &mut [u8],
 ) -> io::Result<usize> {
-    let mut raw = [0u8; 16 * 1024];
+    let mut raw = [0u8; RAW_CHUNK];
     loop {
         {
             let mut conn = tls.lock();
