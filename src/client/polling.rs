@@ -37,9 +37,9 @@ pub(crate) type BodyReader = ureq::BodyReader<'static>;
 /// the same, so the packets would be lost silently): never send more in one POST.
 const MAX_PACKETS_PER_POST: usize = 16;
 
-/// The agent of one connection. Proxy and TLS come from the configuration; the
-/// `HTTP_PROXY` environment variables are ignored; a non-2xx status is an answer,
-/// not an error.
+/// The agent of one connection. Proxy and TLS come from the configuration (ureq's
+/// own reading of the proxy environment variables is off: `build` read them, if
+/// asked to); a non-2xx status is an answer, not an error.
 pub(crate) fn agent(config: &Config) -> ureq::Agent {
     let builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -82,8 +82,13 @@ fn classify(e: ureq::Error, what: &str) -> Error {
         ureq::Error::Tls(_) => Error::new(ErrorKind::Tls, message),
         #[cfg(feature = "tls")]
         ureq::Error::Rustls(_) => Error::new(ErrorKind::Tls, message),
+        // rustls reports certificate failures and the server's alerts (a client
+        // certificate refused) as I/O errors.
+        #[cfg(feature = "tls")]
+        ureq::Error::Io(io) if crate::client::tls::is_tls_io_error(io) => {
+            Error::new(ErrorKind::Tls, message)
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            // rustls reports certificate failures as InvalidData I/O errors.
             if io
                 .get_ref()
                 .is_some_and(|inner| inner.to_string().contains("certificate"))

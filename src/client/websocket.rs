@@ -507,6 +507,10 @@ fn writer_config() -> WebSocketConfig {
 
 fn connect_error(message: String, e: io::Error) -> Error {
     let kind = match e.kind() {
+        // A TLS alert from the server (a client certificate refused after a TLS 1.3
+        // handshake shows only on the first read) or a malformed record.
+        #[cfg(feature = "tls")]
+        _ if crate::client::tls::is_tls_io_error(&e) => ErrorKind::Tls,
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
         _ => ErrorKind::Connect,
     };
