@@ -88,25 +88,48 @@ pub(crate) struct TlsOptions {
 pub(crate) struct Tls {
     pub(crate) ureq: ureq::tls::TlsConfig,
     pub(crate) rustls: Arc<ClientConfig>,
+    /// A client certificate is configured.
+    pub(crate) client_cert: bool,
 }
 
 fn tls_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Tls, message)
 }
 
-/// Whether an I/O error carries a rustls error (a refused certificate, a TLS alert
-/// from the server, a malformed record): the caller reports it as [`ErrorKind::Tls`].
-pub(crate) fn is_tls_io_error(e: &io::Error) -> bool {
+/// Whether an I/O error is a TLS failure, and what to add to its message: `None`
+/// when it is not one; `Some("")` for a rustls error (a refused certificate, an alert
+/// from the server, a malformed record), which says it all; a note for a connection
+/// ended without TLS's `close_notify`, and, with `connecting_with_cert` (the client
+/// presented a certificate and awaits the server's first answer), for a connection
+/// reset: that is how some servers (Node.js) refuse a client certificate after a
+/// TLS 1.3 handshake, without an alert. The caller reports it as [`ErrorKind::Tls`].
+pub(crate) fn tls_io_failure(e: &io::Error, connecting_with_cert: bool) -> Option<&'static str> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = e
         .get_ref()
         .map(|inner| inner as &(dyn std::error::Error + 'static));
     while let Some(inner) = source {
         if inner.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+            return Some("");
         }
         source = inner.source();
     }
-    false
+    // rustls's wording for a TLS stream cut short; it has no error type of its own.
+    if e.kind() == io::ErrorKind::UnexpectedEof && e.to_string().contains("close_notify") {
+        return Some(
+            " (the server ended the TLS connection without closing it: servers that require \
+             a client certificate do so when they refuse one)",
+        );
+    }
+    let dropped = matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    );
+    (connecting_with_cert && dropped).then_some(
+        " (the server dropped the connection after the TLS handshake: servers that require \
+         a client certificate do so when they refuse the one presented)",
+    )
 }
 
 /// The certificates of PEM `text`, at least one, or a TLS error naming `what`.
@@ -298,6 +321,7 @@ impl Tls {
         Ok(Tls {
             ureq: ureq_config,
             rustls: Arc::new(rustls_config),
+            client_cert: client_cert.is_some(),
         })
     }
 
@@ -351,9 +375,10 @@ impl Tls {
 /// A TLS handshake I/O error: certificate problems are [`ErrorKind::Tls`], timeouts
 /// [`ErrorKind::Timeout`], the rest [`ErrorKind::Connect`].
 fn classify_tls_io(e: io::Error) -> Error {
-    let is_tls = is_tls_io_error(&e);
     match e.kind() {
-        _ if is_tls => tls_error("TLS handshake failed").with_source(e),
+        _ if tls_io_failure(&e, false).is_some() => {
+            tls_error("TLS handshake failed").with_source(e)
+        }
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
             Error::new(ErrorKind::Timeout, "TLS handshake timed out").with_source(e)
         }
