@@ -417,12 +417,12 @@ impl ClientBuilder {
     }
 
     /// Which built-in roots the client trusts for `https` and `wss`, on both
-    /// transports: Mozilla's ([`TlsRoots::Mozilla`]), the operating system's
-    /// ([`TlsRoots::Os`], read by [`build`](Self::build)), or both. Roots given with
+    /// transports: Mozilla's ([`TlsRoots::Mozilla`](crate::client::TlsRoots::Mozilla)), the operating system's
+    /// ([`TlsRoots::Os`](crate::client::TlsRoots::Os), read by [`build`](Self::build)), or both. Roots given with
     /// [`root_certificate_pem`](Self::root_certificate_pem) or
     /// [`root_certificate_der`](Self::root_certificate_der) are trusted in addition.
     ///
-    /// Defaults to [`TlsRoots::Mozilla`] when no root is given, and to no built-in
+    /// Defaults to [`TlsRoots::Mozilla`](crate::client::TlsRoots::Mozilla) when no root is given, and to no built-in
     /// root at all once one is (the given roots replace the default ones). `build`
     /// fails with [`ErrorKind::Tls`] when the operating system's store is asked for and
     /// holds no usable certificate; unreadable certificates in it are skipped with a
@@ -489,6 +489,13 @@ impl ClientBuilder {
     /// (`PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY`; encrypted keys are not
     /// supported). Replaces an earlier client certificate. Defaults to none: a server
     /// that requires one then refuses the connection ([`ErrorKind::Tls`]).
+    ///
+    /// A server that refuses the certificate makes [`Client::connect`] fail with
+    /// [`ErrorKind::Tls`]. With TLS 1.3 the refusal comes after the handshake, and
+    /// some servers (Node.js with `rejectUnauthorized`) send no alert but drop the
+    /// connection: while connecting with a client certificate, a connection reset
+    /// or cut short before the server's first answer is reported as a TLS error too,
+    /// with a note saying so.
     ///
     /// [`build`](Self::build) fails with [`ErrorKind::Tls`] when either cannot be
     /// read, or when the key does not belong to the certificate.
@@ -1088,6 +1095,24 @@ pub(crate) mod tests {
             .max_ping_interval(Duration::from_secs(24 * 3600))
             .max_ping_timeout(Duration::from_millis(1));
         assert!(edges.build().is_ok());
+    }
+
+    #[test]
+    fn an_explicit_proxy_wins_over_the_environment() {
+        // Whatever the environment says, the given proxy is used; its errors name
+        // the option.
+        let options = ClientBuilder::new("https://h:1")
+            .proxy("http://127.0.0.1:3128")
+            .proxy_from_env(true)
+            .options;
+        let proxy = Config::new(options).unwrap().proxy.clone().unwrap();
+        assert_eq!((proxy.host(), proxy.port()), ("127.0.0.1", 3128));
+        let options = ClientBuilder::new("http://h:1")
+            .proxy("socks5://127.0.0.1:1080")
+            .options;
+        let err = Config::new(options).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("ClientBuilder::proxy"), "{err}");
     }
 
     #[test]
