@@ -1101,7 +1101,7 @@ pub(crate) mod tests {
     fn an_explicit_proxy_wins_over_the_environment() {
         // Whatever the environment says, the given proxy is used; its errors name
         // the option.
-        let options = ClientBuilder::new("https://h:1")
+        let options = ClientBuilder::new("http://h:1")
             .proxy("http://127.0.0.1:3128")
             .proxy_from_env(true)
             .options;
