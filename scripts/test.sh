@@ -36,7 +36,7 @@ run python3 scripts/check-msrv.py
 run cargo clippy --all-targets -- -D warnings
 run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 run cargo test --all-targets
-run cargo test --features tls --test client_tls --test server_tls --test interop_tls
+run cargo test --features tls --test client_tls --test client_mtls --test client_tls_cli --test client_proxy_env --test server_tls --test interop_tls
 run cargo test --doc
 # Each feature set alone, warnings denied (dead code shows up per feature set).
 run cargo clippy --no-default-features -- -D warnings

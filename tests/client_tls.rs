@@ -1,11 +1,12 @@
 //! `https` and `wss` (feature `tls`) against the official Node.js server behind
 //! `node:https`, with a CA and a certificate generated at test time (rcgen): trusted
 //! with the given root (PEM or DER), refused without it, accepted with the explicit
-//! opt-out of verification. Polling, WebSocket and upgrade.
+//! opt-out of verification. Polling, WebSocket and upgrade. The operating system's
+//! trust store loads, does not hold the test CA, and takes given roots on top.
 
 use std::time::Duration;
 
-use engineio::client::{Client, Event, Events};
+use engineio::client::{Client, Event, Events, TlsRoots};
 use engineio::{ErrorKind, Message, Transport};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -144,6 +145,53 @@ fn refused_without_the_root() {
             .connect()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{transports:?}: {err}");
+    }
+}
+
+#[test]
+fn the_os_trust_store_loads_and_takes_given_roots_on_top() {
+    let _dog = support::watchdog(120, "tls_os_roots");
+    for roots in [TlsRoots::Os, TlsRoots::MozillaAndOs, TlsRoots::Mozilla] {
+        Client::builder("https://example.com")
+            .tls_roots(roots)
+            .build()
+            .unwrap_or_else(|e| panic!("{roots:?}: {e}"));
+    }
+    let Some(pki) = start() else { return };
+    // The test CA is in no built-in set.
+    for roots in [TlsRoots::Os, TlsRoots::MozillaAndOs] {
+        for transports in [&[Transport::Polling][..], &[Transport::WebSocket][..]] {
+            let err = Client::builder(&pki.server.base_url)
+                .transports(transports)
+                .tls_roots(roots)
+                .connect()
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Tls,
+                "{roots:?} {transports:?}: {err}"
+            );
+            assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+        }
+    }
+    // Given roots come on top of the chosen set, on every transport.
+    for roots in [TlsRoots::Os, TlsRoots::Mozilla, TlsRoots::MozillaAndOs] {
+        for (transports, want) in [
+            (&[Transport::Polling][..], Transport::Polling),
+            (&[Transport::WebSocket][..], Transport::WebSocket),
+            (
+                &[Transport::Polling, Transport::WebSocket][..],
+                Transport::WebSocket,
+            ),
+        ] {
+            let client = Client::builder(&pki.server.base_url)
+                .transports(transports)
+                .tls_roots(roots)
+                .root_certificate_pem(pki.ca_pem.clone())
+                .connect()
+                .unwrap_or_else(|e| panic!("{roots:?} {transports:?}: {e}"));
+            echo(&client, want);
+        }
     }
 }
 

@@ -55,6 +55,11 @@ fn echo_client_help() {
             "--timeout-secs",
             "--eio",
             "--force-base64",
+            "--proxy-from-env",
+            "--ca",
+            "--roots",
+            "--client-cert",
+            "--client-key",
         ],
     );
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, Reason};
+use crate::client::{proxy, Client, Reason};
 use crate::packet::Message;
 use crate::transport::Transport;
 use crate::{Error, ErrorKind, ProtocolVersion, Result};
@@ -67,6 +67,7 @@ pub(crate) struct Options {
     request_timeout: Duration,
     timestamp_requests: bool,
     proxy: Option<String>,
+    proxy_from_env: bool,
     max_buffered: usize,
     max_message: Option<usize>,
     event_buffer: usize,
@@ -89,6 +90,7 @@ impl Options {
             request_timeout: Duration::from_secs(5),
             timestamp_requests: true,
             proxy: None,
+            proxy_from_env: false,
             max_buffered: 16 * MIB,
             max_message: None,
             event_buffer: 8 * MIB,
@@ -367,21 +369,104 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends every request through an HTTP proxy, `http://[user:password@]host:port`.
-    /// Polling requests go through ureq's proxy support; the WebSocket is tunnelled
-    /// with HTTP `CONNECT` through the same proxy. Only `http://` proxies are
-    /// supported. Defaults to none (the `HTTP_PROXY` environment variables are not
-    /// read).
+    /// Sends every request through an HTTP proxy, `http://[user:password@]host:port`
+    /// (`host:port` alone means `http://`). Polling requests go through ureq's proxy
+    /// support; the WebSocket is tunnelled with HTTP `CONNECT` through the same
+    /// proxy. Only `http://` proxies are supported; [`build`](Self::build) refuses
+    /// others. Defaults to none; it wins over [`proxy_from_env`](Self::proxy_from_env).
     pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
         self.options.proxy = Some(proxy.into());
         self
     }
 
+    /// Takes the proxy from the environment, as curl does, when no
+    /// [`proxy`](Self::proxy) is given. Defaults to `false`: the environment is not
+    /// read, so a proxy variable set for other programs changes nothing.
+    ///
+    /// [`build`](Self::build) reads the variables once, for the URL's server; both
+    /// transports then use the proxy (the WebSocket through `CONNECT`):
+    ///
+    /// - for `https` and `wss` URLs `https_proxy`, else `HTTPS_PROXY`; for `http` and
+    ///   `ws` `http_proxy`, else `HTTP_PROXY` (not read when `REQUEST_METHOD` is set:
+    ///   in a CGI program it may come from a request's `Proxy` header); for both, when
+    ///   those are unset, `all_proxy`, else `ALL_PROXY`. Empty variables count as
+    ///   unset. The value is a proxy as for [`proxy`](Self::proxy); another kind
+    ///   (`socks5://`, `https://`) makes `build` fail with
+    ///   [`ErrorKind::Config`](crate::ErrorKind::Config) naming the variable.
+    /// - `no_proxy`, else `NO_PROXY`, lists servers reached directly, separated by
+    ///   commas or spaces: `*` for all; a name for itself and its subdomains
+    ///   (`example.com` and `.example.com` both cover `example.com` and
+    ///   `www.example.com`, not `myexample.com`; a leading `*.` is ignored too); an IP
+    ///   address, or a network as `10.0.0.0/8` or `fd00::/8` (IPv6 with or without
+    ///   brackets), for the addresses it covers; `name:port` or `[v6]:port` for that
+    ///   port only. Case and a trailing dot do not matter. Names are compared as
+    ///   written in the URL, never resolved.
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// // With HTTP_PROXY=http://proxy.example:3128 and NO_PROXY=localhost,.internal,
+    /// // this client goes through the proxy; one for http://api.internal would not.
+    /// let client = Client::builder("http://example.com")
+    ///     .proxy_from_env(true)
+    ///     .build();
+    /// # let _ = client;
+    /// ```
+    pub fn proxy_from_env(mut self, on: bool) -> Self {
+        self.options.proxy_from_env = on;
+        self
+    }
+
+    /// Which built-in roots the client trusts for `https` and `wss`, on both
+    /// transports: Mozilla's ([`TlsRoots::Mozilla`](crate::client::TlsRoots::Mozilla)), the operating system's
+    /// ([`TlsRoots::Os`](crate::client::TlsRoots::Os), read by [`build`](Self::build)), or both. Roots given with
+    /// [`root_certificate_pem`](Self::root_certificate_pem) or
+    /// [`root_certificate_der`](Self::root_certificate_der) are trusted in addition.
+    ///
+    /// Defaults to [`TlsRoots::Mozilla`](crate::client::TlsRoots::Mozilla) when no root is given, and to no built-in
+    /// root at all once one is (the given roots replace the default ones). `build`
+    /// fails with [`ErrorKind::Tls`] when the operating system's store is asked for and
+    /// holds no usable certificate; unreadable certificates in it are skipped with a
+    /// warning in the log. Without verification
+    /// ([`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs)) no root
+    /// is read.
+    ///
+    /// ```
+    /// use engineio::client::{Client, TlsRoots};
+    ///
+    /// // A company CA on top of Mozilla's roots.
+    /// let company_ca = "-----BEGIN CERTIFICATE-----\n...";
+    /// let builder = Client::builder("https://eio.example.com")
+    ///     .tls_roots(TlsRoots::Mozilla)
+    ///     .root_certificate_pem(company_ca);
+    /// # let _ = builder;
+    /// // The operating system's store, as browsers and curl use it.
+    /// let client = Client::builder("https://eio.example.com")
+    ///     .tls_roots(TlsRoots::Os)
+    ///     .build()?;
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_roots(mut self, roots: crate::client::TlsRoots) -> Self {
+        self.options.tls.roots = Some(roots);
+        self
+    }
+
     /// Trusts this root certificate (PEM, one or more `CERTIFICATE` blocks) for
-    /// `https` and `wss`, for both transports. Once any root is given, only the given
-    /// roots are trusted; by default the client trusts Mozilla's root certificates
-    /// (the `webpki-roots` crate). A certificate that cannot be read makes
-    /// [`build`](Self::build) fail with [`ErrorKind::Tls`].
+    /// `https` and `wss`, for both transports; may be called again for more roots.
+    /// Unless [`tls_roots`](Self::tls_roots) is set, the given roots *replace* the
+    /// default ones (Mozilla's): only they are trusted. With `tls_roots` they are
+    /// trusted in addition to the set chosen there. Defaults to none. A certificate
+    /// that cannot be read makes [`build`](Self::build) fail with [`ErrorKind::Tls`].
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// let err = Client::builder("https://127.0.0.1:5000")
+    ///     .root_certificate_pem("not a certificate")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), engineio::ErrorKind::Tls);
+    /// ```
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
@@ -395,6 +480,66 @@ impl ClientBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
         self.options.tls.roots_der.push(der.into());
+        self
+    }
+
+    /// Presents this client certificate to servers that ask for one (mutual TLS), on
+    /// both transports: `chain` is PEM, the client's certificate first, then any
+    /// intermediates (`CERTIFICATE` blocks); `key` is its private key in PEM
+    /// (`PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY`; encrypted keys are not
+    /// supported). Replaces an earlier client certificate. Defaults to none: a server
+    /// that requires one then refuses the connection ([`ErrorKind::Tls`]).
+    ///
+    /// A server that refuses the certificate makes [`Client::connect`] fail with
+    /// [`ErrorKind::Tls`]. With TLS 1.3 the refusal comes after the handshake, and
+    /// some servers (Node.js with `rejectUnauthorized`) send no alert but drop the
+    /// connection: while connecting with a client certificate, a connection reset
+    /// or cut short before the server's first answer is reported as a TLS error too,
+    /// with a note saying so.
+    ///
+    /// [`build`](Self::build) fails with [`ErrorKind::Tls`] when either cannot be
+    /// read, or when the key does not belong to the certificate.
+    ///
+    /// ```no_run
+    /// # use engineio::client::Client;
+    /// let chain = std::fs::read("client.pem")?;
+    /// let key = std::fs::read("client.key")?;
+    /// let client = Client::builder("https://eio.example.com")
+    ///     .client_certificate_pem(chain, key)
+    ///     .connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn client_certificate_pem(
+        mut self,
+        chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.options.tls.client_cert = Some(crate::client::tls::ClientCert::Pem {
+            chain: chain.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Presents this client certificate (mutual TLS), in DER: `chain` holds the
+    /// client's certificate first, then any intermediates; `key` is a PKCS#8, PKCS#1
+    /// (RSA) or SEC1 (EC) private key. As
+    /// [`client_certificate_pem`](Self::client_certificate_pem).
+    ///
+    /// ```
+    /// # use engineio::client::Client;
+    /// let err = Client::builder("https://127.0.0.1:5000")
+    ///     .client_certificate_der(vec![], vec![1, 2, 3])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), engineio::ErrorKind::Tls);
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn client_certificate_der(mut self, chain: Vec<Vec<u8>>, key: Vec<u8>) -> Self {
+        self.options.tls.client_cert = Some(crate::client::tls::ClientCert::Der { chain, key });
         self
     }
 
@@ -444,9 +589,11 @@ impl ClientBuilder {
     ///
     /// [`ErrorKind::Config`] for a URL that is not `http`, `https`, `ws` or `wss` with
     /// a host, `https`/`wss` without the `tls` feature, an empty transport list, an
-    /// invalid header or proxy, or a duration or size outside its documented range
-    /// (the message names the option and the range); [`ErrorKind::Tls`] for a root
-    /// certificate that cannot be read.
+    /// invalid header or proxy (given, or from the environment with
+    /// [`proxy_from_env`](Self::proxy_from_env)), or a duration or size outside its
+    /// documented range (the message names the option and the range);
+    /// [`ErrorKind::Tls`] for a root or client certificate or key that cannot be read
+    /// or used, or an operating system trust store without a usable certificate.
     ///
     /// ```
     /// use engineio::client::Client;
@@ -569,6 +716,7 @@ impl Config {
             request_timeout,
             timestamp_requests,
             proxy,
+            proxy_from_env,
             max_buffered,
             max_message,
             event_buffer,
@@ -654,21 +802,19 @@ impl Config {
                 "no transport to connect with",
             ));
         }
-        let proxy = match proxy.as_deref() {
-            None => None,
-            Some(text) => {
-                let proxy = ureq::Proxy::new(text).map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("invalid proxy {text:?}")).with_source(e)
-                })?;
-                if proxy.protocol() != ureq::ProxyProtocol::Http {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!("unsupported proxy {text:?}: only http:// proxies are supported"),
-                    ));
-                }
-                Some(proxy)
+        let proxy = match proxy {
+            Some(url) => Some(proxy::Chosen {
+                url,
+                source: "ClientBuilder::proxy",
+            }),
+            None if proxy_from_env => {
+                proxy::from_env(target.bare_host(), target.port, target.secure, |name| {
+                    std::env::var(name).ok()
+                })
             }
+            None => None,
         };
+        let proxy = proxy.as_ref().map(proxy::parse).transpose()?;
         Ok(Arc::new(Config {
             target,
             path: normalize_path(&path),
@@ -949,6 +1095,24 @@ pub(crate) mod tests {
             .max_ping_interval(Duration::from_secs(24 * 3600))
             .max_ping_timeout(Duration::from_millis(1));
         assert!(edges.build().is_ok());
+    }
+
+    #[test]
+    fn an_explicit_proxy_wins_over_the_environment() {
+        // Whatever the environment says, the given proxy is used; its errors name
+        // the option.
+        let options = ClientBuilder::new("http://h:1")
+            .proxy("http://127.0.0.1:3128")
+            .proxy_from_env(true)
+            .options;
+        let proxy = Config::new(options).unwrap().proxy.clone().unwrap();
+        assert_eq!((proxy.host(), proxy.port()), ("127.0.0.1", 3128));
+        let options = ClientBuilder::new("http://h:1")
+            .proxy("socks5://127.0.0.1:1080")
+            .options;
+        let err = Config::new(options).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("ClientBuilder::proxy"), "{err}");
     }
 
     #[test]

@@ -104,12 +104,18 @@
 //! # Proxies and TLS
 //!
 //! [`ClientBuilder::proxy`] sends polling requests through ureq's HTTP proxy support
-//! and tunnels the WebSocket through the same proxy with HTTP `CONNECT`. With the
-//! `tls` feature, `https` and `wss` URLs work over rustls; by default the server's
-//! certificate must chain to one of Mozilla's roots (the `webpki-roots` crate, not the
-//! operating system's store); `ClientBuilder::root_certificate_pem` (or `_der`) trusts
-//! a given root instead, and `ClientBuilder::danger_accept_invalid_certs` turns checking
-//! off for test servers. Client certificates are not supported yet.
+//! and tunnels the WebSocket through the same proxy with HTTP `CONNECT`. The
+//! environment's `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` are read only
+//! with [`ClientBuilder::proxy_from_env`] (curl's rules).
+//!
+//! With the `tls` feature, `https` and `wss` URLs work over rustls; by default the
+//! server's certificate must chain to one of Mozilla's roots (the `webpki-roots`
+//! crate). `ClientBuilder::tls_roots` chooses the operating system's store instead, or
+//! both; `ClientBuilder::root_certificate_pem` (or `_der`) trusts a given root, instead
+//! of the default roots or, with `tls_roots`, in addition to them;
+//! `ClientBuilder::client_certificate_pem` (or `_der`) presents a client certificate to
+//! servers that require one (mutual TLS); `ClientBuilder::danger_accept_invalid_certs`
+//! turns checking off for test servers. All apply to both transports.
 //!
 //! # Limits
 //!
@@ -143,6 +149,7 @@ mod deadline;
 mod inbox;
 mod incoming;
 mod polling;
+mod proxy;
 #[cfg(feature = "tls")]
 mod tls;
 mod websocket;
@@ -157,6 +164,9 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 pub use self::config::ClientBuilder;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use self::tls::TlsRoots;
 pub use crate::packet::{Handshake, Message};
 pub use crate::transport::Transport;
 pub use crate::{Reason, Sid};

@@ -37,9 +37,12 @@ pub(crate) type BodyReader = ureq::BodyReader<'static>;
 /// the same, so the packets would be lost silently): never send more in one POST.
 const MAX_PACKETS_PER_POST: usize = 16;
 
-/// The agent of one connection. Proxy and TLS come from the configuration; the
-/// `HTTP_PROXY` environment variables are ignored; a non-2xx status is an answer,
-/// not an error.
+/// What the handshake GET is called in errors.
+const HANDSHAKE: &str = "handshake";
+
+/// The agent of one connection. Proxy and TLS come from the configuration (ureq's
+/// own reading of the proxy environment variables is off: `build` read them, if
+/// asked to); a non-2xx status is an answer, not an error.
 pub(crate) fn agent(config: &Config) -> ureq::Agent {
     let builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -72,7 +75,13 @@ fn add_headers<B>(
     request
 }
 
-fn classify(e: ureq::Error, what: &str) -> Error {
+/// `connecting`: the handshake request, the connection's first (see
+/// `tls::tls_io_failure`).
+fn classify(e: ureq::Error, what: &str, config: &Config, connecting: bool) -> Error {
+    #[cfg(feature = "tls")]
+    let connecting_with_cert = connecting && config.target.secure && config.tls.client_cert;
+    #[cfg(not(feature = "tls"))]
+    let _ = (config, connecting);
     let message = format!("{what} failed");
     match &e {
         ureq::Error::Timeout(_) => Error::new(ErrorKind::Timeout, message),
@@ -82,8 +91,17 @@ fn classify(e: ureq::Error, what: &str) -> Error {
         ureq::Error::Tls(_) => Error::new(ErrorKind::Tls, message),
         #[cfg(feature = "tls")]
         ureq::Error::Rustls(_) => Error::new(ErrorKind::Tls, message),
+        // rustls reports certificate failures and the server's alerts (a client
+        // certificate refused) as I/O errors.
+        #[cfg(feature = "tls")]
+        ureq::Error::Io(io)
+            if crate::client::tls::tls_io_failure(io, connecting_with_cert).is_some() =>
+        {
+            let note =
+                crate::client::tls::tls_io_failure(io, connecting_with_cert).unwrap_or_default();
+            Error::new(ErrorKind::Tls, format!("{message}{note}"))
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-            // rustls reports certificate failures as InvalidData I/O errors.
             if io
                 .get_ref()
                 .is_some_and(|inner| inner.to_string().contains("certificate"))
@@ -136,7 +154,9 @@ fn get(
         .config()
         .timeout_global(Some(timeout))
         .build();
-    request.call().map_err(|e| classify(e, what))
+    request
+        .call()
+        .map_err(|e| classify(e, what, config, what == HANDSHAKE))
 }
 
 fn post(
@@ -152,7 +172,9 @@ fn post(
         .config()
         .timeout_global(Some(config.request_timeout))
         .build();
-    let response = request.send(body).map_err(|e| classify(e, "POST"))?;
+    let response = request
+        .send(body)
+        .map_err(|e| classify(e, "POST", config, false))?;
     let status = response.status().as_u16();
     let body = if (200..300).contains(&status) {
         // `ok`: read it all (keep-alive), within the limit.
@@ -161,7 +183,7 @@ fn post(
             .into_with_config()
             .limit(MAX_ANSWER_BYTES as u64)
             .read_to_vec()
-            .map_err(|e| classify(e, "POST"))?
+            .map_err(|e| classify(e, "POST", config, false))?
     } else {
         read_excerpt(response.into_body())
     };
@@ -194,14 +216,7 @@ pub(crate) fn handshake(agent: &ureq::Agent, config: &Config, attempt: &Attempt)
     let url = config.url(Transport::Polling, None);
     log::debug!("engineio client: handshake GET {url}");
     attempt.add_agent(agent)?;
-    let response = get(
-        agent,
-        config,
-        &url,
-        None,
-        config.request_timeout,
-        "handshake",
-    )?;
+    let response = get(agent, config, &url, None, config.request_timeout, HANDSHAKE)?;
     let status = response.status().as_u16();
     let cookie = cookies(&response);
     if !(200..300).contains(&status) {

@@ -1,5 +1,6 @@
-//! TLS for the client (feature `tls`): one set of trusted roots, applied to ureq for
-//! polling and to a rustls client configuration for the WebSocket.
+//! TLS for the client (feature `tls`): one set of trusted roots and an optional client
+//! certificate, applied to ureq for polling and to a rustls client configuration for
+//! the WebSocket.
 //!
 //! The WebSocket's TLS stream is split into a read half and a write half sharing one
 //! rustls connection under a lock ([`TlsRead`], [`TlsWrite`]). The lock is held only
@@ -18,7 +19,7 @@ use parking_lot::Mutex;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -26,11 +27,60 @@ use rustls::{
 use crate::client::deadline::{self, DeadlineStream, Timer};
 use crate::{Error, ErrorKind, Result};
 
+/// The built-in sets of root certificates the client can trust for `https` and
+/// `wss` (feature `tls`), chosen with
+/// [`ClientBuilder::tls_roots`](crate::client::ClientBuilder::tls_roots).
+///
+/// Roots given with
+/// [`root_certificate_pem`](crate::client::ClientBuilder::root_certificate_pem) or
+/// [`root_certificate_der`](crate::client::ClientBuilder::root_certificate_der) are
+/// trusted in addition to the set chosen here. Without `tls_roots`, the client
+/// trusts [`Mozilla`](TlsRoots::Mozilla), or, once a root is given, the given roots
+/// alone.
+///
+/// ```
+/// use engineio::client::{Client, TlsRoots};
+///
+/// let client = Client::builder("https://example.com")
+///     .tls_roots(TlsRoots::MozillaAndOs)
+///     .build()?;
+/// # Ok::<(), engineio::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// Mozilla's root certificates, compiled into the program (the `webpki-roots`
+    /// crate): the same on every machine, updated with the crate, not with the
+    /// operating system.
+    Mozilla,
+    /// The operating system's trust store, read by
+    /// [`build`](crate::client::ClientBuilder::build) (the `rustls-native-certs`
+    /// crate): on Linux the distribution's bundle (`/etc/ssl/certs` and the like, or
+    /// the files named by `SSL_CERT_FILE` and `SSL_CERT_DIR` when set), on macOS the
+    /// keychains' trust settings, on Windows the system's `ROOT` store. This includes
+    /// roots an administrator added (a company CA). Certificates of the store that
+    /// cannot be read or parsed are skipped with a warning in the log;
+    /// [`build`](crate::client::ClientBuilder::build) fails with
+    /// [`ErrorKind::Tls`] when none is usable.
+    Os,
+    /// Both of the above.
+    MozillaAndOs,
+}
+
+/// A client certificate as the user gave it.
+#[derive(Clone)]
+pub(crate) enum ClientCert {
+    Pem { chain: Vec<u8>, key: Vec<u8> },
+    Der { chain: Vec<Vec<u8>>, key: Vec<u8> },
+}
+
 /// What the user asked for.
 #[derive(Clone, Default)]
 pub(crate) struct TlsOptions {
+    pub(crate) roots: Option<TlsRoots>,
     pub(crate) roots_pem: Vec<Vec<u8>>,
     pub(crate) roots_der: Vec<Vec<u8>>,
+    pub(crate) client_cert: Option<ClientCert>,
     pub(crate) accept_invalid: bool,
 }
 
@@ -38,74 +88,240 @@ pub(crate) struct TlsOptions {
 pub(crate) struct Tls {
     pub(crate) ureq: ureq::tls::TlsConfig,
     pub(crate) rustls: Arc<ClientConfig>,
+    /// A client certificate is configured.
+    pub(crate) client_cert: bool,
 }
 
 fn tls_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Tls, message)
 }
 
+/// Whether an I/O error is a TLS failure, and what to add to its message: `None`
+/// when it is not one; `Some("")` for a rustls error (a refused certificate, an alert
+/// from the server, a malformed record), which says it all; a note for a connection
+/// ended without TLS's `close_notify`, and, with `connecting_with_cert` (the client
+/// presented a certificate and awaits the server's first answer), for a connection
+/// reset: that is how some servers (Node.js) refuse a client certificate after a
+/// TLS 1.3 handshake, without an alert. The caller reports it as [`ErrorKind::Tls`].
+pub(crate) fn tls_io_failure(e: &io::Error, connecting_with_cert: bool) -> Option<&'static str> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(inner) = source {
+        if inner.downcast_ref::<rustls::Error>().is_some() {
+            return Some("");
+        }
+        source = inner.source();
+    }
+    // rustls's wording for a TLS stream cut short; it has no error type of its own.
+    if e.kind() == io::ErrorKind::UnexpectedEof && e.to_string().contains("close_notify") {
+        return Some(
+            " (the server ended the TLS connection without closing it: servers that require \
+             a client certificate do so when they refuse one)",
+        );
+    }
+    let dropped = matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    );
+    (connecting_with_cert && dropped).then_some(
+        " (the server dropped the connection after the TLS handshake: servers that require \
+         a client certificate do so when they refuse the one presented)",
+    )
+}
+
+/// The certificates of PEM `text`, at least one, or a TLS error naming `what`.
+fn pem_certificates(text: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let mut certs = Vec::new();
+    for cert in CertificateDer::pem_slice_iter(text) {
+        certs.push(cert.map_err(|e| {
+            tls_error(format!("cannot read the {what}")).with_source(e.to_string())
+        })?);
+    }
+    if certs.is_empty() {
+        return Err(tls_error(format!("no CERTIFICATE block in the {what}")));
+    }
+    Ok(certs)
+}
+
+/// The client certificate's chain and key, parsed (not yet checked against each
+/// other: rustls does that).
+fn client_cert(
+    cert: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    match cert {
+        ClientCert::Pem { chain, key } => {
+            let chain = pem_certificates(chain, "PEM client certificate")?;
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| {
+                match e {
+                rustls::pki_types::pem::Error::NoItemsFound => tls_error(
+                    "no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block in the PEM client key \
+                     (encrypted keys are not supported)",
+                ),
+                e => tls_error("cannot read the PEM client key").with_source(e.to_string()),
+            }
+            })?;
+            Ok((chain, key))
+        }
+        ClientCert::Der { chain, key } => {
+            if chain.is_empty() {
+                return Err(tls_error("the client certificate chain is empty"));
+            }
+            let chain = chain
+                .iter()
+                .map(|der| CertificateDer::from(der.clone()))
+                .collect();
+            let key = PrivateKeyDer::try_from(key.clone()).map_err(|e| {
+                tls_error("cannot read the DER client key (PKCS#8, PKCS#1 or SEC1 expected)")
+                    .with_source(e)
+            })?;
+            Ok((chain, key))
+        }
+    }
+}
+
+/// The operating system's root certificates; unreadable ones are logged and
+/// skipped, none at all is an error.
+fn os_roots() -> Result<Vec<CertificateDer<'static>>> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        log::warn!("engineio client: skipping part of the operating system's trust store: {e}");
+    }
+    if found.certs.is_empty() {
+        let error = tls_error("no certificate found in the operating system's trust store");
+        return Err(match found.errors.first() {
+            Some(e) => error.with_source(e.to_string()),
+            None => error,
+        });
+    }
+    Ok(found.certs)
+}
+
+/// The key for ureq, which takes it in PEM (its key kinds are not public).
+fn ureq_key(key: &PrivateKeyDer<'_>) -> Result<ureq::tls::PrivateKey<'static>> {
+    use base64::Engine;
+    let label = match key {
+        PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+        PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+        _ => "PRIVATE KEY",
+    };
+    let body = base64::engine::general_purpose::STANDARD.encode(key.secret_der());
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    ureq::tls::PrivateKey::from_pem(pem.as_bytes())
+        .map_err(|e| tls_error("cannot use the client key").with_source(e))
+}
+
 impl Tls {
     pub(crate) fn new(options: TlsOptions) -> Result<Tls> {
-        let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+        let mut given: Vec<CertificateDer<'static>> = Vec::new();
         for pem in &options.roots_pem {
-            let before = roots.len();
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| {
-                    tls_error("cannot read a PEM root certificate").with_source(e.to_string())
-                })?;
-                roots.push(cert);
-            }
-            if roots.len() == before {
-                return Err(tls_error(
-                    "no CERTIFICATE block in the PEM root certificate",
-                ));
-            }
+            given.extend(pem_certificates(pem, "PEM root certificate")?);
         }
         for der in &options.roots_der {
-            roots.push(CertificateDer::from(der.clone()));
+            given.push(CertificateDer::from(der.clone()));
         }
+        let roots = match options.roots {
+            Some(roots) => Some(roots),
+            None if given.is_empty() => Some(TlsRoots::Mozilla),
+            None => None,
+        };
+        let mozilla = matches!(roots, Some(TlsRoots::Mozilla | TlsRoots::MozillaAndOs));
+        let os = if matches!(roots, Some(TlsRoots::Os | TlsRoots::MozillaAndOs))
+            && !options.accept_invalid
+        {
+            os_roots()?
+        } else {
+            Vec::new()
+        };
+        let client_cert = options.client_cert.as_ref().map(client_cert).transpose()?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error("no TLS protocol version available").with_source(e))?;
-        let rustls_config = if options.accept_invalid {
+        let builder = if options.accept_invalid {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-                .with_no_client_auth()
         } else {
             let mut store = RootCertStore::empty();
-            if roots.is_empty() {
+            if mozilla {
                 store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            } else {
-                for cert in &roots {
-                    store
-                        .add(cert.clone())
-                        .map_err(|e| tls_error("cannot use a root certificate").with_source(e))?;
-                }
             }
-            builder.with_root_certificates(store).with_no_client_auth()
+            let (_, ignored) = store.add_parsable_certificates(os.iter().cloned());
+            if ignored > 0 {
+                log::warn!(
+                    "engineio client: skipping {ignored} certificates of the operating system's trust store that cannot be parsed"
+                );
+            }
+            for cert in &given {
+                store
+                    .add(cert.clone())
+                    .map_err(|e| tls_error("cannot use a root certificate").with_source(e))?;
+            }
+            if store.is_empty() {
+                return Err(tls_error(
+                    "no usable root certificate in the operating system's trust store",
+                ));
+            }
+            builder.with_root_certificates(store)
+        };
+        let rustls_config = match &client_cert {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .map_err(|e| {
+                    tls_error("the client certificate and key cannot be used together")
+                        .with_source(e)
+                })?,
+            None => builder.with_no_client_auth(),
         };
 
-        let ureq_roots = if roots.is_empty() {
+        // ureq takes either Mozilla's roots alone or a list of certificates: Mozilla's
+        // roots then come as certificates from webpki-root-certs (the same list).
+        let ureq_roots = if mozilla && os.is_empty() && given.is_empty() {
             ureq::tls::RootCerts::WebPki
         } else {
+            let mozilla_certs: &[CertificateDer<'static>] = if mozilla {
+                webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            } else {
+                &[]
+            };
             ureq::tls::RootCerts::new_with_certs(
-                &roots
+                &mozilla_certs
                     .iter()
+                    .chain(&os)
+                    .chain(&given)
                     .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
                     .collect::<Vec<_>>(),
             )
         };
+        let ureq_client_cert = match &client_cert {
+            Some((chain, key)) => Some(ureq::tls::ClientCert::new_with_certs(
+                &chain
+                    .iter()
+                    .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                    .collect::<Vec<_>>(),
+                ureq_key(key)?,
+            )),
+            None => None,
+        };
         let ureq_config = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .root_certs(ureq_roots)
+            .client_cert(ureq_client_cert)
             .disable_verification(options.accept_invalid)
             .build();
         Ok(Tls {
             ureq: ureq_config,
             rustls: Arc::new(rustls_config),
+            client_cert: client_cert.is_some(),
         })
     }
 
@@ -159,11 +375,10 @@ impl Tls {
 /// A TLS handshake I/O error: certificate problems are [`ErrorKind::Tls`], timeouts
 /// [`ErrorKind::Timeout`], the rest [`ErrorKind::Connect`].
 fn classify_tls_io(e: io::Error) -> Error {
-    let is_tls = e
-        .get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
     match e.kind() {
-        _ if is_tls => tls_error("TLS handshake failed").with_source(e),
+        _ if tls_io_failure(&e, false).is_some() => {
+            tls_error("TLS handshake failed").with_source(e)
+        }
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
             Error::new(ErrorKind::Timeout, "TLS handshake timed out").with_source(e)
         }

@@ -506,6 +506,12 @@ fn writer_config() -> WebSocketConfig {
 }
 
 fn connect_error(message: String, e: io::Error) -> Error {
+    // A TLS alert from the server or a TLS stream cut short: after a TLS 1.3
+    // handshake, a refused client certificate shows only on the first read.
+    #[cfg(feature = "tls")]
+    if let Some(note) = crate::client::tls::tls_io_failure(&e, false) {
+        return Error::new(ErrorKind::Tls, format!("{message}{note}")).with_source(e);
+    }
     let kind = match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
         _ => ErrorKind::Connect,
@@ -745,7 +751,17 @@ pub(crate) fn open(
             );
         }
         Err(HandshakeError::Failure(tungstenite::Error::Io(e))) => {
-            return Err(connect_error("the WebSocket handshake failed".into(), e))
+            #[cfg(feature = "tls")]
+            if config.target.secure && config.tls.client_cert {
+                if let Some(note) = crate::client::tls::tls_io_failure(&e, true) {
+                    return Err(Error::new(
+                        ErrorKind::Tls,
+                        format!("the WebSocket handshake failed{note}"),
+                    )
+                    .with_source(e));
+                }
+            }
+            return Err(connect_error("the WebSocket handshake failed".into(), e));
         }
         Err(HandshakeError::Failure(e)) => {
             return Err(

@@ -8,6 +8,7 @@
 //        [--transports polling,websocket] [--ping-interval-ms 25000]
 //        [--ping-timeout-ms 20000] [--path /engine.io/]
 //        [--tls-cert cert.pem --tls-key key.pem]   (serve https/wss; prints https://)
+//        [--tls-ca ca.pem]   (with TLS: require a client certificate signed by this CA)
 //        [--eio3]   (run engine.io 3.x, the npm alias engine.io-v3: Engine.IO v3)
 //
 // Behaviour: every message is echoed back unchanged (text stays text, binary
@@ -32,6 +33,7 @@ function parseArgs(argv) {
     path: '/engine.io/',
     tlsCert: null,
     tlsKey: null,
+    tlsCa: null,
     eio3: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -49,6 +51,7 @@ function parseArgs(argv) {
       case '--path': opts.path = value(); break;
       case '--tls-cert': opts.tlsCert = value(); break;
       case '--tls-key': opts.tlsKey = value(); break;
+      case '--tls-ca': opts.tlsCa = value(); break;
       case '--eio3': opts.eio3 = true; break;
       default: fail(`unknown argument: ${arg}`);
     }
@@ -76,9 +79,18 @@ function notFound(req, res) {
 }
 
 const tls = Boolean(opts.tlsCert && opts.tlsKey);
-const httpServer = tls
-  ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, notFound)
-  : http.createServer(notFound);
+if (opts.tlsCa && !tls) fail('--tls-ca needs --tls-cert and --tls-key');
+const tlsOptions = { cert: opts.tlsCert && fs.readFileSync(opts.tlsCert), key: opts.tlsKey && fs.readFileSync(opts.tlsKey) };
+if (opts.tlsCa) {
+  // Mutual TLS: the handshake fails without a client certificate signed by this CA.
+  Object.assign(tlsOptions, { ca: fs.readFileSync(opts.tlsCa), requestCert: true, rejectUnauthorized: true });
+}
+const httpServer = tls ? https.createServer(tlsOptions, notFound) : http.createServer(notFound);
+if (tls) {
+  httpServer.on('tlsClientError', (err) => {
+    process.stderr.write(`node_echo_server: TLS client error: ${err.code || ''} ${err.message}\n`);
+  });
+}
 
 // engine.io 3.x is CommonJS; its module object carries the Server class.
 const Server = opts.eio3 ? engineV3.Server : ServerV4;
