@@ -282,6 +282,43 @@ fn cargo() -> PathBuf {
     env_path("CARGO").unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
+/// `cargo build` for the crate under test (which is not necessarily
+/// ENGINEIO_REPO), in the profile whose output directory is `profile_dir`, and
+/// without the variables cargo sets for a test process: a build script that
+/// watches one of them (ring's watches CARGO_MANIFEST_DIR) would otherwise
+/// rebuild on every call.
+fn cargo_build(profile_dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).arg("build");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    match profile_dir.file_name().and_then(OsStr::to_str) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    cmd
+}
+
 /// Path of example `name` built with the `tls` feature (a copy named `<name>-tls`
 /// next to the examples, so that a later plain build cannot replace it under us).
 #[allow(dead_code)]
@@ -293,22 +330,12 @@ pub fn example_binary_tls(name: &str) -> PathBuf {
     }
     let plain = example_binary(name);
     let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "--example",
-        name,
-        "--features",
-        "tls",
-    ]);
-    if plain
+    let profile_dir = plain
         .parent()
-        .and_then(|p| p.parent())
-        .and_then(|p| p.file_name())
-        == Some(OsStr::new("release"))
-    {
-        cmd.arg("--release");
-    }
+        .and_then(Path::parent)
+        .expect("examples live in target/<profile>/examples");
+    let mut cmd = cargo_build(profile_dir);
+    cmd.args(["--example", name, "--features", "tls"]);
     let status = cmd
         .stdin(Stdio::null())
         .status()
@@ -361,19 +388,8 @@ pub fn example_binary(name: &str) -> PathBuf {
         (Some(_), None) => false,
     };
     if stale {
-        let mut cmd = Command::new(cargo());
-        // The crate under test, which is not necessarily ENGINEIO_REPO.
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--example", name]);
-        match profile_dir.file_name().and_then(OsStr::to_str) {
-            Some("debug") | None => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-        }
+        let mut cmd = cargo_build(profile_dir);
+        cmd.args(["--example", name]);
         let status = cmd
             .stdin(Stdio::null())
             .status()
