@@ -192,15 +192,19 @@ fn describe(plan: &Plan) -> String {
 
 fn print_report(r: &Report) {
     let c = &r.connect;
-    println!(
-        "connect     {} of {} sessions open in {}; connect time p50 {}, p99 {}, max {}",
-        r.opened,
-        r.plan.connections,
-        ms(r.connect_elapsed.as_micros() as u64),
-        ms(c.quantile_us(0.5)),
-        ms(c.quantile_us(0.99)),
-        ms(c.percentiles().max_us),
-    );
+    if r.opened == 0 {
+        println!("connect     none of {} sessions opened", r.plan.connections);
+    } else {
+        println!(
+            "connect     {} of {} sessions open in {}; connect time p50 {}, p99 {}, max {}",
+            r.opened,
+            r.plan.connections,
+            ms(r.connect_elapsed.as_micros() as u64),
+            ms(c.quantile_us(0.5)),
+            ms(c.quantile_us(0.99)),
+            ms(c.percentiles().max_us),
+        );
+    }
     if r.opened > 0 {
         println!(
             "throughput  {} echoes in {}: {} msg/s (sent {}{})",

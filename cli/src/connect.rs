@@ -259,13 +259,22 @@ impl Session<'_> {
         for text in &self.args.send {
             self.send(Message::from(text.as_str()));
         }
-        let never = channel::never();
+        let never_line = channel::never();
+        let never_transport = channel::never();
+        let mut upgrade_pending = true;
         let mut expired = false;
         loop {
+            // A channel whose sender is gone is always ready: each is read until its
+            // last message, then replaced by one that never is.
             let stdin_rx = if self.stdin_open && !self.closing {
                 stdin
             } else {
-                &never
+                &never_line
+            };
+            let upgrade_rx = if upgrade_pending {
+                upgrades
+            } else {
+                &never_transport
             };
             let timeout = match self.deadline {
                 Some(d) if !self.closing => d.saturating_duration_since(Instant::now()),
@@ -283,8 +292,11 @@ impl Session<'_> {
                     // happen, but do not spin.
                     Err(_) => return EXIT_FAILED,
                 },
-                recv(upgrades) -> t => if let Ok(t) = t {
-                    self.print_upgrade(t);
+                recv(upgrade_rx) -> t => {
+                    upgrade_pending = false;
+                    if let Ok(t) = t {
+                        self.print_upgrade(t);
+                    }
                 },
                 recv(stdin_rx) -> input => match input {
                     Ok(Input::Line(line)) => self.on_line(&line),

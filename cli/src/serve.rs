@@ -20,7 +20,8 @@ use crate::common::{
 pub const AFTER_HELP: &str = "\
 Prints `listening on http://ADDR` once it accepts connections, then one line per event:
   connect SID TRANSPORT REMOTE EIO=4
-  upgrade SID websocket
+  upgrade SID websocket     (seen within 20 ms: a session that upgrades and ends
+                            sooner shows none)
   message SID TEXT          (binary: message SID /bin HEX; not with --quiet)
   disconnect SID REASON
 With --json, one JSON object per line instead: {\"event\":\"listening\",\"url\":…},
