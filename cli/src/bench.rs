@@ -51,7 +51,12 @@ pub struct BenchArgs {
     pub connections: usize,
     /// The transport of every session: websocket, or polling (each message POSTed, its
     /// echo fetched by a GET)
-    #[arg(short = 't', long, default_value = "websocket", value_name = "TRANSPORT")]
+    #[arg(
+        short = 't',
+        long,
+        default_value = "websocket",
+        value_name = "TRANSPORT"
+    )]
     pub transport: TransportArg,
     /// Message size, bytes of text
     #[arg(short = 's', long, default_value_t = 20, value_name = "BYTES")]

@@ -88,7 +88,8 @@ impl ClientOpts {
             b = b.proxy(proxy.clone());
         }
         if let Some(ca) = &self.ca {
-            let pem = std::fs::read(ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
+            let pem =
+                std::fs::read(ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
             b = b.root_certificate_pem(pem);
         }
         if self.insecure {
@@ -486,7 +487,10 @@ mod tests {
         assert_eq!((t.path.as_str(), t.port), ("/socket.io/", 443));
         assert_eq!(t.base_url(), "https://example.com/?EIO=4&x=1");
         let t = Target::parse("http://[::1]:9/a/", Some("b")).unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 9, "/b/"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("::1", 9, "/b/")
+        );
         assert!(Target::parse("ftp://x", None).is_err());
         assert!(Target::parse("http://:80", None).is_err());
         assert!(Target::parse("http://h:x", None).is_err());
@@ -512,7 +516,11 @@ mod tests {
     fn events_keep_their_field_order() {
         let line = event_json(
             "message",
-            &[("sid", "a\"b".into()), ("text", "hi".into()), ("skip", serde_json::Value::Null)],
+            &[
+                ("sid", "a\"b".into()),
+                ("text", "hi".into()),
+                ("skip", serde_json::Value::Null),
+            ],
         );
         assert_eq!(line, r#"{"event":"message","sid":"a\"b","text":"hi"}"#);
     }
@@ -521,9 +529,14 @@ mod tests {
     fn error_statuses_are_explained() {
         let e = explain_status(400, r#"{"code":0,"message":"Transport unknown"}"#).unwrap();
         assert!(e.contains("disabled"), "{e}");
-        let e = explain_status(400, r#"{"code":5,"message":"Unsupported protocol version"}"#);
+        let e = explain_status(
+            400,
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        );
         assert!(e.unwrap().contains("--eio 3"));
-        assert!(explain_status(401, "\"Unauthorized\"").unwrap().contains("credentials"));
+        assert!(explain_status(401, "\"Unauthorized\"")
+            .unwrap()
+            .contains("credentials"));
         assert!(explain_status(418, "").is_none());
     }
 }

@@ -185,9 +185,16 @@ fn report_connect_error(args: &ConnectArgs, target: &Target, e: &engineio::Error
             ],
         );
     } else {
-        eprintln!("engineio connect: cannot connect to {}: {}", target.display(), error_chain(e));
+        eprintln!(
+            "engineio connect: cannot connect to {}: {}",
+            target.display(),
+            error_chain(e)
+        );
         if let Some(status) = e.status() {
-            eprintln!("  the server answered {status}: {}", e.body().unwrap_or("").trim());
+            eprintln!(
+                "  the server answered {status}: {}",
+                e.body().unwrap_or("").trim()
+            );
         }
         if let Some(hint) = hint {
             eprintln!("  likely cause: {hint}");
@@ -419,13 +426,19 @@ impl Session<'_> {
             return;
         }
         let bad = |why: String| {
-            out_event("error", &[("kind", json!("input")), ("message", json!(why))]);
+            out_event(
+                "error",
+                &[("kind", json!("input")), ("message", json!(why))],
+            );
         };
         let value: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => return bad(format!("stdin line {}: not JSON: {e}", self.line_no)),
         };
-        let event = value.get("event").and_then(Value::as_str).unwrap_or("message");
+        let event = value
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
         match event {
             "close" => self.close(),
             "message" => {
@@ -457,7 +470,10 @@ impl Session<'_> {
                     "error",
                     &[
                         ("kind", json!(kind_name(e.kind()))),
-                        ("message", json!(format!("send failed: {}", error_chain(&e)))),
+                        (
+                            "message",
+                            json!(format!("send failed: {}", error_chain(&e))),
+                        ),
                     ],
                 );
             } else {

@@ -108,7 +108,12 @@ struct Findings {
 }
 
 impl Findings {
-    fn problem(&mut self, check: &'static str, problem: impl Into<String>, cause: impl Into<String>) {
+    fn problem(
+        &mut self,
+        check: &'static str,
+        problem: impl Into<String>,
+        cause: impl Into<String>,
+    ) {
         self.problems.push(Problem {
             check,
             problem: problem.into(),
@@ -214,7 +219,11 @@ fn probe(args: &ProbeArgs, raw: &Arc<Raw>, f: &mut Findings) -> Verdict {
                 "Handshake (GET, polling, EIO=4)",
                 vec![format!("failed: {e}")],
             );
-            f.problem("handshake", format!("no HTTP answer: {e}"), e.cause(&f.target));
+            f.problem(
+                "handshake",
+                format!("no HTTP answer: {e}"),
+                e.cause(&f.target),
+            );
             return Verdict::Unusable;
         }
         Ok(resp) => {
@@ -278,7 +287,8 @@ fn probe(args: &ProbeArgs, raw: &Arc<Raw>, f: &mut Findings) -> Verdict {
     // ---- 2. the heartbeat, measured in the background
     let heartbeat = match &handshake {
         Some(h) if args.pings > 0 => {
-            let wait = Duration::from_millis(h.ping_interval + h.ping_timeout) + Duration::from_secs(2);
+            let wait =
+                Duration::from_millis(h.ping_interval + h.ping_timeout) + Duration::from_secs(2);
             if !args.json && h.ping_interval > 3000 {
                 eprintln!(
                     "engineio probe: timing the server's ping (advertised every {:.1} s; --pings 0 skips this)…",
@@ -288,7 +298,9 @@ fn probe(args: &ProbeArgs, raw: &Arc<Raw>, f: &mut Findings) -> Verdict {
             let raw = Arc::clone(raw);
             let pings = args.pings;
             let over_ws = h.upgrades.iter().any(|u| u == "websocket");
-            Some(thread::spawn(move || measure_heartbeat(&raw, pings, wait, over_ws)))
+            Some(thread::spawn(move || {
+                measure_heartbeat(&raw, pings, wait, over_ws)
+            }))
         }
         _ => None,
     };
@@ -299,9 +311,19 @@ fn probe(args: &ProbeArgs, raw: &Arc<Raw>, f: &mut Findings) -> Verdict {
         .is_some_and(|h| h.upgrades.iter().any(|u| u == "websocket"));
     let mut checks = Vec::new();
     if polling_enabled {
-        checks.push(try_client(args, &f.target, "polling", &[Transport::Polling]));
+        checks.push(try_client(
+            args,
+            &f.target,
+            "polling",
+            &[Transport::Polling],
+        ));
     }
-    checks.push(try_client(args, &f.target, "websocket", &[Transport::WebSocket]));
+    checks.push(try_client(
+        args,
+        &f.target,
+        "websocket",
+        &[Transport::WebSocket],
+    ));
     if offered {
         checks.push(try_client(
             args,
@@ -601,13 +623,19 @@ fn report_transports(
             .unwrap_or_else(|| "see the error".into());
         f.problem(
             "polling",
-            format!("a polling session failed: {}", p.error.as_deref().unwrap_or("")),
+            format!(
+                "a polling session failed: {}",
+                p.error.as_deref().unwrap_or("")
+            ),
             cause,
         );
     }
     if let Some(w) = websocket.filter(|w| !w.ok) {
         let (problem, cause) = diagnose_websocket(raw, w, polling.is_some_and(|p| p.ok));
-        f.set("websocket_diagnosis", json!({"problem": problem, "cause": cause}));
+        f.set(
+            "websocket_diagnosis",
+            json!({"problem": problem, "cause": cause}),
+        );
         f.problem("websocket", problem, cause);
     }
     let upgrades_offered = handshake
@@ -618,9 +646,8 @@ fn report_transports(
             let (problem, cause) = diagnose_upgrade(raw);
             f.problem("upgrade", problem, cause);
         } else if u.connect_ms.is_some() {
-            f.notes.push(
-                "the upgrade failed as WebSocket does; clients stay on polling".into(),
-            );
+            f.notes
+                .push("the upgrade failed as WebSocket does; clients stay on polling".into());
         }
     }
     if !upgrades_offered && websocket.is_some_and(|w| w.ok) && polling.is_some_and(|p| p.ok) {
@@ -700,7 +727,10 @@ fn diagnose_upgrade(raw: &Raw) -> (String, String) {
         );
     };
     let Some(h) = parse_open(&resp) else {
-        return ("the upgrade failed".into(), "a second handshake failed".into());
+        return (
+            "the upgrade failed".into(),
+            "a second handshake failed".into(),
+        );
     };
     let cookie = resp
         .header("set-cookie")
@@ -818,7 +848,9 @@ fn measure_heartbeat(raw: &Raw, pings: u32, wait: Duration, over_ws: bool) -> He
         match raw.request("GET", &session, &[], b"", left) {
             Ok(r) if r.status == 200 => {
                 let packets = payload::decode(&r.body).unwrap_or_default();
-                if let Some(Packet::Ping(data)) = packets.iter().find(|p| matches!(p, Packet::Ping(_))) {
+                if let Some(Packet::Ping(data)) =
+                    packets.iter().find(|p| matches!(p, Packet::Ping(_)))
+                {
                     hb.intervals_ms.push(ms(since.elapsed()));
                     let pong = format!("3{data}");
                     let _ = raw.request(
@@ -1001,7 +1033,13 @@ fn check_cors(args: &ProbeArgs, raw: &Raw, polling_ok: bool, f: &mut Findings) {
     );
     let transport = if polling_ok { "polling" } else { "websocket" };
     let (status, allow_origin, allow_credentials, body) = if polling_ok {
-        match raw.request("GET", &url, &[("Origin", origin.as_str())], b"", raw.timeout) {
+        match raw.request(
+            "GET",
+            &url,
+            &[("Origin", origin.as_str())],
+            b"",
+            raw.timeout,
+        ) {
             Ok(r) => {
                 if let Some(h) = parse_open(&r) {
                     close_polling(raw, &h.sid, &[("Origin", origin.as_str())]);
@@ -1009,14 +1047,18 @@ fn check_cors(args: &ProbeArgs, raw: &Raw, polling_ok: bool, f: &mut Findings) {
                 (
                     Some(r.status),
                     r.header("access-control-allow-origin").map(str::to_owned),
-                    r.header("access-control-allow-credentials").map(str::to_owned),
+                    r.header("access-control-allow-credentials")
+                        .map(str::to_owned),
                     r.body_text(200),
                 )
             }
             Err(e) => (None, None, None, e.to_string()),
         }
     } else {
-        match raw.websocket(&raw.url("4", "websocket", None), &[("Origin", origin.as_str())]) {
+        match raw.websocket(
+            &raw.url("4", "websocket", None),
+            &[("Origin", origin.as_str())],
+        ) {
             Ok(WsOutcome::Open(mut ws)) => {
                 let _ = ws.read(raw.timeout);
                 let _ = ws.send_text("1");
@@ -1028,7 +1070,9 @@ fn check_cors(args: &ProbeArgs, raw: &Raw, polling_ok: bool, f: &mut Findings) {
         }
     };
     let allowed = match status {
-        Some(200) => allow_origin.as_deref().is_some_and(|a| a == origin || a == "*"),
+        Some(200) => allow_origin
+            .as_deref()
+            .is_some_and(|a| a == origin || a == "*"),
         Some(101) => true,
         _ => false,
     };
@@ -1061,7 +1105,14 @@ fn check_cors(args: &ProbeArgs, raw: &Raw, polling_ok: bool, f: &mut Findings) {
         Err(_) => (None, None),
     };
     let mut lines = vec![
-        format!("origin {origin}{}", if asked { "" } else { " (an unrelated origin; --origin checks yours)" }),
+        format!(
+            "origin {origin}{}",
+            if asked {
+                ""
+            } else {
+                " (an unrelated origin; --origin checks yours)"
+            }
+        ),
         format!("{transport} handshake: {verdict}"),
     ];
     if let Some(s) = pf_status {
@@ -1118,7 +1169,9 @@ fn check_compression(raw: &Raw, polling_ok: bool, websocket_ok: bool, f: &mut Fi
         ) {
             Ok(WsOutcome::Open(mut ws)) => {
                 let ext = ws.header("sec-websocket-extensions").map(str::to_owned);
-                let on = ext.as_deref().is_some_and(|e| e.contains("permessage-deflate"));
+                let on = ext
+                    .as_deref()
+                    .is_some_and(|e| e.contains("permessage-deflate"));
                 lines.push(format!(
                     "WebSocket permessage-deflate: {}",
                     if on {
@@ -1201,7 +1254,10 @@ fn polling_compression(raw: &Raw) -> (&'static str, String) {
                 Err(e) => ("unknown", format!("the long-poll failed: {e}")),
             }
         }
-        Ok(r) => ("unknown", format!("the POST was answered {} {}", r.status, r.body_text(100))),
+        Ok(r) => (
+            "unknown",
+            format!("the POST was answered {} {}", r.status, r.body_text(100)),
+        ),
         Err(e) => ("unknown", format!("the POST failed: {e}")),
     };
     close_polling(raw, &h.sid, &[]);
@@ -1231,7 +1287,8 @@ fn check_v3(raw: &Raw, f: &mut Findings) {
                     );
                     (
                         true,
-                        "accepted: Socket.IO 2.x-era clients can connect (the client pings in v3)".to_owned(),
+                        "accepted: Socket.IO 2.x-era clients can connect (the client pings in v3)"
+                            .to_owned(),
                         json!({"accepted": true, "status": 200, "pingInterval": h.ping_interval}),
                     )
                 }

@@ -15,7 +15,9 @@ use eio_load::ws::{self as wsframe, opcode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::common::{to_base64, Target};
 
@@ -248,8 +250,10 @@ impl Raw {
         }
         let mut tcp = tcp.ok_or_else(|| last.unwrap_or(RawError::Dns("no address".into())))?;
         let _ = tcp.set_nodelay(true);
-        tcp.set_read_timeout(Some(self.timeout)).map_err(RawError::Io)?;
-        tcp.set_write_timeout(Some(self.timeout)).map_err(RawError::Io)?;
+        tcp.set_read_timeout(Some(self.timeout))
+            .map_err(RawError::Io)?;
+        tcp.set_write_timeout(Some(self.timeout))
+            .map_err(RawError::Io)?;
         if let Some(proxy) = &self.proxy {
             if tunnel || self.target.secure {
                 connect_tunnel(&mut tcp, proxy, &self.target)?;
@@ -262,10 +266,11 @@ impl Raw {
             message: format!("invalid server name: {e}"),
             not_tls: false,
         })?;
-        let mut conn = ClientConnection::new(Arc::clone(config), name).map_err(|e| RawError::Tls {
-            message: e.to_string(),
-            not_tls: false,
-        })?;
+        let mut conn =
+            ClientConnection::new(Arc::clone(config), name).map_err(|e| RawError::Tls {
+                message: e.to_string(),
+                not_tls: false,
+            })?;
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut tcp) {
                 return Err(tls_error(e));
@@ -274,7 +279,13 @@ impl Raw {
         Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
     }
 
-    fn head(&self, method: &str, path_and_query: &str, extra: &[(&str, &str)], tunnel: bool) -> String {
+    fn head(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        tunnel: bool,
+    ) -> String {
         let target = match (&self.proxy, self.target.secure || tunnel) {
             (Some(_), false) => format!("http://{}{path_and_query}", self.target.authority),
             _ => path_and_query.to_owned(),
@@ -344,9 +355,9 @@ impl Raw {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
         loop {
-            if let Some(h) = eio_load::http::parse_head(&buf).map_err(|e| {
-                RawError::Io(io::Error::new(io::ErrorKind::InvalidData, e.0))
-            })? {
+            if let Some(h) = eio_load::http::parse_head(&buf)
+                .map_err(|e| RawError::Io(io::Error::new(io::ErrorKind::InvalidData, e.0)))?
+            {
                 if h.status != 101 {
                     // Read the refusing answer whole.
                     return read_response_from(&mut stream, buf, start).map(WsOutcome::Refused);
@@ -502,7 +513,10 @@ impl Ws {
 fn io_error(e: io::Error) -> RawError {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => RawError::Timeout,
-        _ => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        _ => match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
             Some(tls) => RawError::Tls {
                 message: tls.to_string(),
                 not_tls: matches!(tls, rustls::Error::InvalidMessage(_)),

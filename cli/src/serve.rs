@@ -180,7 +180,10 @@ pub fn run(args: ServeArgs) -> u8 {
             if json_out {
                 out_event(
                     "disconnect",
-                    &[("sid", json!(sid.as_str())), ("reason", json!(reason.as_str()))],
+                    &[
+                        ("sid", json!(sid.as_str())),
+                        ("reason", json!(reason.as_str())),
+                    ],
                 );
             } else {
                 out_line(&format!("disconnect {sid} {reason}"));
@@ -197,7 +200,10 @@ pub fn run(args: ServeArgs) -> u8 {
     let mut app = App::new(server.clone());
     if let Some(dir) = &args.static_dir {
         if !dir.is_dir() {
-            eprintln!("engineio serve: --static {}: not a directory", dir.display());
+            eprintln!(
+                "engineio serve: --static {}: not a directory",
+                dir.display()
+            );
             return EXIT_USAGE;
         }
         app = app.static_files(StaticFiles::new().dir("/", dir.to_string_lossy()));
@@ -237,7 +243,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn print_message(sid: &str, msg: &Message, json_out: bool) {
     match (msg, json_out) {
-        (Message::Text(t), true) => out_event("message", &[("sid", json!(sid)), ("text", json!(t))]),
+        (Message::Text(t), true) => {
+            out_event("message", &[("sid", json!(sid)), ("text", json!(t))])
+        }
         (Message::Binary(b), true) => out_event(
             "message",
             &[("sid", json!(sid)), ("binary", json!(to_base64(b)))],

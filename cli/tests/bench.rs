@@ -15,7 +15,10 @@ fn a_closed_loop_against_our_server_prints_percentiles() {
     let server = our_server(|b| b);
     let (code, out, _) = run(&["bench", &url_of(&server), "-c", "8", "-d", "1s"], "", T);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("8 websocket connections, closed loop"), "{out}");
+    assert!(
+        out.contains("8 websocket connections, closed loop"),
+        "{out}"
+    );
     assert!(out.contains("connect     8 of 8 sessions open"), "{out}");
     let latency = out.lines().find(|l| l.starts_with("latency")).expect(&out);
     for p in ["min", "p50", "p90", "p99", "p99.9", "max", "from each send"] {
@@ -31,8 +34,21 @@ fn an_open_loop_over_polling_in_json() {
     let server = our_server(|b| b);
     let (code, out, _) = run(
         &[
-            "bench", &url_of(&server), "--json", "-t", "polling", "-c", "4", "-r", "400", "-d", "1s",
-            "--warmup", "200ms", "-s", "64",
+            "bench",
+            &url_of(&server),
+            "--json",
+            "-t",
+            "polling",
+            "-c",
+            "4",
+            "-r",
+            "400",
+            "-d",
+            "1s",
+            "--warmup",
+            "200ms",
+            "-s",
+            "64",
         ],
         "",
         T,
@@ -50,7 +66,10 @@ fn an_open_loop_over_polling_in_json() {
     assert_eq!(v["lost"], 0);
     let l = &v["latency_ms"];
     assert_eq!(l["count"], sent);
-    assert!(l["p50"].as_f64().unwrap() > 0.0 && l["p99"].as_f64() >= l["p50"].as_f64(), "{l}");
+    assert!(
+        l["p50"].as_f64().unwrap() > 0.0 && l["p99"].as_f64() >= l["p50"].as_f64(),
+        "{l}"
+    );
     assert!(v["errors"].as_object().unwrap().is_empty(), "{v}");
 }
 
@@ -69,9 +88,23 @@ fn failures_are_counted_by_kind() {
 
     // A wrong path: every handshake refused with 404.
     let server = our_server(|b| b);
-    let (code, out, _) = run(&["bench", &format!("{}/nope/", url_of(&server)), "-c", "2", "-d", "1s"], "", T);
+    let (code, out, _) = run(
+        &[
+            "bench",
+            &format!("{}/nope/", url_of(&server)),
+            "-c",
+            "2",
+            "-d",
+            "1s",
+        ],
+        "",
+        T,
+    );
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("2 × websocket refused") && out.contains("404"), "{out}");
+    assert!(
+        out.contains("2 × websocket refused") && out.contains("404"),
+        "{out}"
+    );
 
     // TLS is refused with a clear message.
     let (code, _, err) = run(&["bench", "https://127.0.0.1:1"], "", T);

@@ -29,9 +29,16 @@ fn echo_round(addr: SocketAddr, mode: &str) {
     let mut p = Proc::spawn(cmd, &format!("connect {mode}"));
     let open = p.json(T);
     assert_eq!(open["event"], "open", "{open}");
-    let first = if mode == "websocket" { "websocket" } else { "polling" };
+    let first = if mode == "websocket" {
+        "websocket"
+    } else {
+        "polling"
+    };
     assert_eq!(open["transport"], first, "{open}");
-    assert!(open["sid"].as_str().is_some_and(|s| !s.is_empty()), "{open}");
+    assert!(
+        open["sid"].as_str().is_some_and(|s| !s.is_empty()),
+        "{open}"
+    );
     assert_eq!(open["eio"], 4);
     if mode == "upgrade" {
         assert_eq!(open["upgrades"], serde_json::json!(["websocket"]), "{open}");
@@ -44,7 +51,10 @@ fn echo_round(addr: SocketAddr, mode: &str) {
     let text = p.json(T);
     assert_eq!(text, serde_json::json!({"event": "message", "text": TEXT}));
     let binary = p.json(T);
-    assert_eq!(binary, serde_json::json!({"event": "message", "binary": BINARY}));
+    assert_eq!(
+        binary,
+        serde_json::json!({"event": "message", "binary": BINARY})
+    );
     p.close_stdin();
     let close = p.json(T);
     assert_eq!(close["event"], "close", "{close}");
@@ -92,7 +102,17 @@ fn count_ends_the_session_and_plain_lines_are_messages() {
     assert!(err.contains("* close: client disconnect"), "{err}");
     // --send and --binary.
     let (code, out, _) = run(
-        &["connect", &url, "--binary", "--send", "first", "--count", "2", "--transports", "websocket"],
+        &[
+            "connect",
+            &url,
+            "--binary",
+            "--send",
+            "first",
+            "--count",
+            "2",
+            "--transports",
+            "websocket",
+        ],
         "cafe\n",
         T,
     );
@@ -109,7 +129,11 @@ fn wait_bounds_the_time_after_stdin_ends() {
         .unwrap();
     let url = url_of(&server);
     let started = std::time::Instant::now();
-    let (code, out, _) = run(&["connect", &url, "--json", "--count", "1", "--wait", "300ms"], "{\"text\":\"x\"}\n", T);
+    let (code, out, _) = run(
+        &["connect", &url, "--json", "--count", "1", "--wait", "300ms"],
+        "{\"text\":\"x\"}\n",
+        T,
+    );
     assert_eq!(code, 5, "--wait expired before --count: {out}");
     assert!(started.elapsed() < Duration::from_secs(5));
     let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
@@ -131,14 +155,20 @@ fn exit_codes_say_how_it_ended() {
     let err: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(err["event"], "error");
     assert_eq!(err["kind"], "connect");
-    assert!(err["hint"].as_str().unwrap().contains("nothing listens"), "{err}");
+    assert!(
+        err["hint"].as_str().unwrap().contains("nothing listens"),
+        "{err}"
+    );
 
     // A wrong path: the server's 404, explained.
     let server = our_server(|b| b);
     let url = url_of(&server);
     let (code, _, stderr) = run(&["connect", &format!("{url}/socket.io/")], "", T);
     assert_eq!(code, 1);
-    assert!(stderr.contains("404") && stderr.contains("--path"), "{stderr}");
+    assert!(
+        stderr.contains("404") && stderr.contains("--path"),
+        "{stderr}"
+    );
 
     // The server closes the session: 3.
     let closing = engineio::server::App::new(
@@ -151,7 +181,11 @@ fn exit_codes_say_how_it_ended() {
     )
     .listen("127.0.0.1:0")
     .unwrap();
-    let (code, out, _) = run(&["connect", &url_of(&closing), "--json", "--count", "5"], "{\"text\":\"bye\"}\n", T);
+    let (code, out, _) = run(
+        &["connect", &url_of(&closing), "--json", "--count", "5"],
+        "{\"text\":\"bye\"}\n",
+        T,
+    );
     assert_eq!(code, 3, "{out}");
     assert!(out.contains(r#""reason":"server disconnect""#), "{out}");
 
@@ -160,7 +194,13 @@ fn exit_codes_say_how_it_ended() {
     let mut p = Proc::spawn(
         {
             let mut c = engineio();
-            c.args(["connect", &url_of(&doomed), "--json", "--transports", "websocket"]);
+            c.args([
+                "connect",
+                &url_of(&doomed),
+                "--json",
+                "--transports",
+                "websocket",
+            ]);
             c
         },
         "connect (lost)",
@@ -170,13 +210,14 @@ fn exit_codes_say_how_it_ended() {
     let close = p.json(T);
     assert_eq!(close["event"], "close");
     let status = p.wait(T);
-    assert!(
-        matches!(status.code(), Some(3 | 4)),
-        "{close} {status:?}"
-    );
+    assert!(matches!(status.code(), Some(3 | 4)), "{close} {status:?}");
 
     // Bad input lines are reported, not fatal; bad flags exit 2.
-    let (code, out, _) = run(&["connect", &url, "--json", "--count", "1"], "not json\n{\"nope\":1}\n{\"text\":\"ok\"}\n", T);
+    let (code, out, _) = run(
+        &["connect", &url, "--json", "--count", "1"],
+        "not json\n{\"nope\":1}\n{\"text\":\"ok\"}\n",
+        T,
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.matches(r#""kind":"input""#).count(), 2, "{out}");
     let (code, _, _) = run(&["connect", &url, "--transports", "carrier-pigeon"], "", T);
@@ -188,7 +229,15 @@ fn eio_3_speaks_protocol_v3() {
     let _dog = support::watchdog(30, "connect --eio 3");
     let server = our_server(|b| b.allow_eio3(true));
     let (code, out, _) = run(
-        &["connect", &url_of(&server), "--json", "--eio", "3", "--count", "2"],
+        &[
+            "connect",
+            &url_of(&server),
+            "--json",
+            "--eio",
+            "3",
+            "--count",
+            "2",
+        ],
         "{\"text\":\"v3\"}\n{\"binary\":\"AQID\"}\n",
         T,
     );
@@ -196,5 +245,8 @@ fn eio_3_speaks_protocol_v3() {
     let open: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(open["eio"], 3);
     assert!(out.contains(r#"{"event":"message","text":"v3"}"#), "{out}");
-    assert!(out.contains(r#"{"event":"message","binary":"AQID"}"#), "{out}");
+    assert!(
+        out.contains(r#"{"event":"message","binary":"AQID"}"#),
+        "{out}"
+    );
 }

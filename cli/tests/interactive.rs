@@ -19,7 +19,19 @@ impl Tmux {
         let socket = format!("engineio-cli-test-{}", std::process::id());
         let t = Tmux { socket };
         // A shell that waits after the command, so that its last words stay readable.
-        t.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "sleep 600"]);
+        t.tmux(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "sleep 600",
+        ]);
         t
     }
 
@@ -138,6 +150,9 @@ fn a_person_types_into_serve_and_connect() {
     let during = tmux.wait_for("bench", "msg/s");
     assert!(during.contains("4/4 open"), "{during}");
     let after = tmux.wait_for("bench", "EXITED=");
-    assert!(after.contains("latency") && after.contains("p99"), "{after}");
+    assert!(
+        after.contains("latency") && after.contains("p99"),
+        "{after}"
+    );
     assert!(after.contains("EXITED=0"), "{after}");
 }

@@ -46,11 +46,16 @@ fn problems(v: &Value) -> Vec<(String, String)> {
 /// Heartbeat intervals within 150 ms of `ms`.
 fn assert_cadence(v: &Value, ms: f64) {
     let hb = &v["heartbeat"];
-    let intervals = hb["intervals_ms"].as_array().unwrap_or_else(|| panic!("{hb}"));
+    let intervals = hb["intervals_ms"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{hb}"));
     assert!(!intervals.is_empty(), "{hb}");
     for i in intervals {
         let i = i.as_f64().unwrap();
-        assert!((i - ms).abs() < 150.0, "interval {i} ms, advertised {ms}: {hb}");
+        assert!(
+            (i - ms).abs() < 150.0,
+            "interval {i} ms, advertised {ms}: {hb}"
+        );
     }
     assert_eq!(hb["verdict"], "ok", "{hb}");
 }
@@ -74,7 +79,10 @@ fn facts_about_our_server() {
     assert_eq!(h["upgrades"], serde_json::json!(["websocket"]));
     for t in ["polling", "websocket", "upgrade"] {
         assert_eq!(v["transports"][t]["ok"], true, "{t}: {v:#}");
-        assert!(v["transports"][t]["echo_ms"].as_f64().is_some(), "{t} echoes: {v:#}");
+        assert!(
+            v["transports"][t]["echo_ms"].as_f64().is_some(),
+            "{t} echoes: {v:#}"
+        );
     }
     assert_eq!(v["transports"]["upgrade"]["transport"], "websocket");
     assert_eq!(v["heartbeat"]["transport"], "websocket");
@@ -112,7 +120,10 @@ fn facts_about_the_node_server() {
     let h = &v["handshake"];
     assert_eq!(h["pingInterval"], 500);
     assert_eq!(h["pingTimeout"], 400);
-    assert_eq!(h["maxPayload"], 100_000_000, "the script's maxHttpBufferSize");
+    assert_eq!(
+        h["maxPayload"], 100_000_000,
+        "the script's maxHttpBufferSize"
+    );
     for t in ["polling", "websocket", "upgrade"] {
         assert_eq!(v["transports"][t]["ok"], true, "{t}: {v:#}");
     }
@@ -138,7 +149,10 @@ fn websocket_disabled_is_named() {
     assert_eq!(v["handshake"]["upgrades"], serde_json::json!([]));
     assert_eq!(v["transports"]["polling"]["ok"], true);
     assert_eq!(v["transports"]["websocket"]["ok"], false);
-    assert!(v["transports"].get("upgrade").is_none(), "not offered: {v:#}");
+    assert!(
+        v["transports"].get("upgrade").is_none(),
+        "not offered: {v:#}"
+    );
     assert_eq!(v["heartbeat"]["transport"], "polling", "{v:#}");
     let p = problems(&v);
     assert_eq!(p.len(), 1, "{p:?}");
@@ -213,7 +227,9 @@ fn proxy(backends: Vec<SocketAddr>, strip: bool) -> SocketAddr {
             let Ok(mut client) = client else { return };
             let backend = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()];
             thread::spawn(move || {
-                let Ok(mut server) = TcpStream::connect(backend) else { return };
+                let Ok(mut server) = TcpStream::connect(backend) else {
+                    return;
+                };
                 // The first request's head, rewritten.
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
@@ -258,7 +274,10 @@ fn a_proxy_stripping_upgrade_is_named() {
     assert_eq!(v["transports"]["polling"]["ok"], true);
     assert_eq!(v["transports"]["websocket"]["ok"], false);
     let p = problems(&v);
-    let ws = p.iter().find(|(c, _)| c == "websocket").expect("a websocket problem");
+    let ws = p
+        .iter()
+        .find(|(c, _)| c == "websocket")
+        .expect("a websocket problem");
     assert!(ws.1.contains("strips `Upgrade`"), "{p:?}");
 }
 
@@ -272,7 +291,10 @@ fn missing_sticky_sessions_are_named() {
     assert_eq!(code, 3, "{v:#}");
     assert!(v["sticky"]["unknown_sid"].as_u64().unwrap() > 0, "{v:#}");
     let p = problems(&v);
-    let sticky = p.iter().find(|(c, _)| c == "sticky").expect("a sticky problem");
+    let sticky = p
+        .iter()
+        .find(|(c, _)| c == "sticky")
+        .expect("a sticky problem");
     assert!(sticky.1.contains("sticky sessions are missing"), "{p:?}");
 }
 

@@ -36,8 +36,15 @@ fn answers_the_official_node_client_in_three_modes() {
             cmd.args(["--expect-upgrade", "--hold-ms", "300"]);
         }
         let (ok, out) = support::run_cmd(cmd, Duration::from_secs(60));
-        assert!(ok, "node client ({transports}) failed: {out}\nserver stderr: {}", server.stderr());
-        assert!(out.contains(&format!(r#""transport":"{expected}""#)), "{out}");
+        assert!(
+            ok,
+            "node client ({transports}) failed: {out}\nserver stderr: {}",
+            server.stderr()
+        );
+        assert!(
+            out.contains(&format!(r#""transport":"{expected}""#)),
+            "{out}"
+        );
         assert!(out.contains(r#""echoed":22"#), "{out}");
     }
     // One line per session event: three connects, one upgrade, three disconnects.
@@ -72,7 +79,12 @@ fn serves_a_browser_page_with_the_official_client() {
         dir.path().join("engine.io.js"),
     )
     .unwrap();
-    let (server, addr) = serve(&["--static", dir.path().to_str().unwrap(), "--json", "--quiet"]);
+    let (server, addr) = serve(&[
+        "--static",
+        dir.path().to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ]);
     for (transports, expected) in [("polling", "polling"), ("polling,websocket", "websocket")] {
         let mut cmd = Command::new(support::node().unwrap());
         cmd.current_dir(repo_root())
@@ -82,7 +94,11 @@ fn serves_a_browser_page_with_the_official_client() {
             .args(["--expect-transport", expected])
             .env("ENGINEIO_CHROMIUM", support::chromium().unwrap());
         let (ok, out) = support::run_cmd(cmd, Duration::from_secs(120));
-        assert!(ok, "browser ({transports}): {out}\nserver: {}", server.stderr());
+        assert!(
+            ok,
+            "browser ({transports}): {out}\nserver: {}",
+            server.stderr()
+        );
         let line = out.lines().find(|l| l.starts_with('{')).unwrap();
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["ok"], true, "{line}");
@@ -93,9 +109,14 @@ fn serves_a_browser_page_with_the_official_client() {
     for l in &lines {
         serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{l}: {e}"));
     }
-    assert!(lines.iter().any(|l| l.contains(r#""event":"connect""#)), "{lines:?}");
     assert!(
-        lines.iter().any(|l| l.contains(r#""event":"upgrade""#) && l.contains("websocket")),
+        lines.iter().any(|l| l.contains(r#""event":"connect""#)),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(r#""event":"upgrade""#) && l.contains("websocket")),
         "{lines:?}"
     );
 }
@@ -105,8 +126,14 @@ fn broadcast_sends_every_message_to_every_session() {
     let _dog = support::watchdog(30, "serve --broadcast");
     let (server, addr) = serve(&["--broadcast", "--json", "--transports", "websocket"]);
     let url = format!("http://{addr}");
-    let a = Client::builder(&url).transports(&[Transport::WebSocket]).build().unwrap();
-    let b = Client::builder(&url).transports(&[Transport::WebSocket]).build().unwrap();
+    let a = Client::builder(&url)
+        .transports(&[Transport::WebSocket])
+        .build()
+        .unwrap();
+    let b = Client::builder(&url)
+        .transports(&[Transport::WebSocket])
+        .build()
+        .unwrap();
     let (ea, eb) = (a.events(), b.events());
     a.connect().unwrap();
     b.connect().unwrap();
@@ -164,7 +191,15 @@ fn stdin_commands_reach_sessions() {
 #[test]
 fn tls_flags_are_refused_until_the_server_has_tls() {
     let (code, _, err) = support::run(
-        &["serve", "--addr", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ],
         "",
         T,
     );

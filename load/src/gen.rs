@@ -743,8 +743,12 @@ impl Gen {
         if !c.outbox.is_empty() {
             let body = c.outbox.join("\x1e");
             c.outbox.clear();
-            c.wbuf
-                .extend(http::request("POST", &self.target.host, &url, body.as_bytes()));
+            c.wbuf.extend(http::request(
+                "POST",
+                &self.target.host,
+                &url,
+                body.as_bytes(),
+            ));
             c.stage = Stage::PollPost;
         } else if c.awaiting > 0 {
             c.wbuf
@@ -839,7 +843,10 @@ mod tests {
     fn close_reasons_are_counted_by_kind() {
         let cases = [
             ("connect: Connection refused (os error 111)", "connect"),
-            (r#"HTTP 400: {"code":3,"message":"Bad request"}"#, "http 400"),
+            (
+                r#"HTTP 400: {"code":3,"message":"Bad request"}"#,
+                "http 400",
+            ),
             (
                 "WebSocket handshake refused: HTTP/1.1 400 Bad Request",
                 "websocket refused",

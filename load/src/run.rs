@@ -332,9 +332,7 @@ fn closed_loop(
             break;
         }
         events.clear();
-        let wait = stop
-            .saturating_duration_since(now)
-            .min(plan.progress_every);
+        let wait = stop.saturating_duration_since(now).min(plan.progress_every);
         gen.turn(Some(wait), &mut events)?;
         for ev in events.drain(..) {
             match ev {
@@ -518,11 +516,7 @@ fn open_loop(
             ));
         }
     }
-    let missing: u64 = fifo
-        .iter()
-        .flatten()
-        .filter(|&&t| in_window(t))
-        .count() as u64;
+    let missing: u64 = fifo.iter().flatten().filter(|&&t| in_window(t)).count() as u64;
     if missing > 0 {
         report.lost += missing;
         report.note.get_or_insert_with(|| {

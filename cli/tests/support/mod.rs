@@ -131,7 +131,10 @@ fn children() -> &'static Mutex<Vec<u32>> {
 }
 
 fn register(id: u32) {
-    children().lock().unwrap_or_else(|e| e.into_inner()).push(id);
+    children()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(id);
 }
 
 fn unregister(id: u32) {
@@ -164,7 +167,9 @@ pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
             );
             let ids: Vec<u32> = children().lock().map(|v| v.clone()).unwrap_or_default();
             for id in ids {
-                let _ = Command::new("kill").args(["-KILL", &id.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &id.to_string()])
+                    .status();
             }
             std::process::abort();
         }
@@ -434,7 +439,10 @@ pub fn run_cmd(mut cmd: Command, timeout: Duration) -> (bool, String) {
             return (status.success(), out);
         }
         if Instant::now() >= deadline {
-            return (false, format!("killed after {timeout:?}: {:?}", p.stdout_so_far()));
+            return (
+                false,
+                format!("killed after {timeout:?}: {:?}", p.stdout_so_far()),
+            );
         }
         thread::sleep(Duration::from_millis(20));
     }
