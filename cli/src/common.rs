@@ -367,7 +367,7 @@ pub fn connect_hint(err: &Error, target: &Target) -> Option<String> {
     match err.kind() {
         ErrorKind::Handshake => match (err.status(), err.body()) {
             (Some(404), _) => Some(format!(
-                "nothing answers at the path {}: check --path (Socket.IO servers use /socket.io/)",
+                "nothing answers at the path {}: check --path (the default is /engine.io/; Socket.IO servers use /socket.io/)",
                 target.path
             )),
             (Some(status), Some(body)) => explain_status(status, body),
@@ -396,10 +396,10 @@ pub fn connect_hint(err: &Error, target: &Target) -> Option<String> {
             "the server's certificate is not trusted: give its CA with --ca FILE, or --insecure for a test server"
                 .into(),
         ),
-        ErrorKind::Timeout => Some(format!(
-            "no answer within the timeout ({}): a firewall dropping packets, a stuck server, or a proxy that holds the request",
-            "--timeout"
-        )),
+        ErrorKind::Timeout => Some(
+            "no answer within --timeout: a firewall dropping packets, a stuck server, or a proxy that holds the request"
+                .into(),
+        ),
         _ => None,
     }
 }
@@ -428,7 +428,7 @@ pub fn explain_status(status: u16, body: &str) -> Option<String> {
             "the server's connect handler refused the client ({}): it probably wants credentials (--header, --query)",
             body.trim()
         ),
-        (404, _) => "nothing answers at this path: check --path (Socket.IO servers use /socket.io/)".into(),
+        (404, _) => "nothing answers at this path: check --path (the default is /engine.io/; Socket.IO servers use /socket.io/)".into(),
         (301 | 302 | 303 | 307 | 308, _) => {
             "the server redirects: use the URL it points to (http → https?)".into()
         }

@@ -139,7 +139,7 @@ pub fn run(args: ConnectArgs) -> u8 {
         );
     } else {
         eprintln!(
-            "* open {} (sid {}, {transport}, upgrades: {}; ping every {} ms, timeout {} ms; maxPayload {} bytes; EIO={protocol})",
+            "* open {}: sid {} over {transport} (EIO={protocol}; upgrades: {}; ping {} ms, timeout {} ms; maxPayload {})",
             target.display(),
             handshake.sid,
             if handshake.upgrades.is_empty() {
@@ -265,6 +265,9 @@ impl Session<'_> {
     ) -> u8 {
         for text in &self.args.send {
             self.send(Message::from(text.as_str()));
+        }
+        if self.args.count == Some(0) {
+            self.close();
         }
         let never_line = channel::never();
         let never_transport = channel::never();

@@ -932,7 +932,13 @@ fn report_heartbeat(hb: &Heartbeat, h: &Handshake, f: &mut Findings) {
             "error": hb.error,
         }),
     );
-    f.section("Heartbeat", lines);
+    // Shown after the transports, where it belongs, though measured last.
+    let at = f
+        .sections
+        .iter()
+        .position(|(t, _)| t.starts_with("Transports"))
+        .map_or(f.sections.len(), |i| i + 1);
+    f.sections.insert(at, ("Heartbeat".into(), lines));
     match verdict {
         "late" => f.problem(
             "heartbeat",
