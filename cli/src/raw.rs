@@ -1,8 +1,8 @@
 //! The few raw HTTP/1.1 and WebSocket exchanges `probe` needs to see what the
 //! library's client hides on purpose: status codes, headers, error bodies, a refused
 //! `101`. One request per TCP connection (`Connection: close`), as a load balancer
-//! sees a browser's separate connections. TLS through rustls, proxies through
-//! absolute-form requests (plain http) or `CONNECT` (WebSocket, https).
+//! sees a browser's separate connections. TLS through rustls; a proxy is always
+//! tunnelled through with `CONNECT`, as the library's client does.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -227,7 +227,7 @@ impl Raw {
         url
     }
 
-    fn open(&self, tunnel: bool) -> Result<Stream, RawError> {
+    fn open(&self) -> Result<Stream, RawError> {
         let (host, port) = match &self.proxy {
             Some(p) => (p.host.as_str(), p.port),
             None => (self.target.host.as_str(), self.target.port),
@@ -255,9 +255,7 @@ impl Raw {
         tcp.set_write_timeout(Some(self.timeout))
             .map_err(RawError::Io)?;
         if let Some(proxy) = &self.proxy {
-            if tunnel || self.target.secure {
-                connect_tunnel(&mut tcp, proxy, &self.target)?;
-            }
+            connect_tunnel(&mut tcp, proxy, &self.target)?;
         }
         let Some(config) = &self.tls else {
             return Ok(Stream::Plain(tcp));
@@ -279,27 +277,12 @@ impl Raw {
         Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
     }
 
-    fn head(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        extra: &[(&str, &str)],
-        tunnel: bool,
-    ) -> String {
-        let target = match (&self.proxy, self.target.secure || tunnel) {
-            (Some(_), false) => format!("http://{}{path_and_query}", self.target.authority),
-            _ => path_and_query.to_owned(),
-        };
+    fn head(&self, method: &str, path_and_query: &str, extra: &[(&str, &str)]) -> String {
         let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\nUser-Agent: engineio-probe/{}\r\n",
+            "{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\nUser-Agent: engineio-probe/{}\r\n",
             self.target.authority,
             env!("CARGO_PKG_VERSION")
         );
-        if let (Some(p), false) = (&self.proxy, self.target.secure || tunnel) {
-            if let Some(auth) = &p.authorization {
-                head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
-            }
-        }
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -319,8 +302,8 @@ impl Raw {
         wait: Duration,
     ) -> Result<Response, RawError> {
         let start = Instant::now();
-        let mut stream = self.open(false)?;
-        let mut head = self.head(method, path_and_query, extra, false);
+        let mut stream = self.open()?;
+        let mut head = self.head(method, path_and_query, extra);
         if method == "POST" || !body.is_empty() {
             head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
@@ -344,8 +327,8 @@ impl Raw {
         extra: &[(&str, &str)],
     ) -> Result<WsOutcome, RawError> {
         let start = Instant::now();
-        let mut stream = self.open(true)?;
-        let mut head = self.head("GET", path_and_query, extra, true);
+        let mut stream = self.open()?;
+        let mut head = self.head("GET", path_and_query, extra);
         head.push_str(&format!(
             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\r\n",
             wsframe::HANDSHAKE_KEY

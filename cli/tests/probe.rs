@@ -320,3 +320,79 @@ fn people_get_sections_and_a_verdict() {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
 }
+
+/// A `CONNECT`-only proxy on loopback; the targets it tunnelled to.
+fn connect_proxy() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let seen = Arc::clone(&seen2);
+            thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut words = head.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    return;
+                };
+                seen.lock().unwrap().push(target.to_owned());
+                let Ok(mut server) = TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n");
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let up = thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(Shutdown::Write);
+                let _ = up.join();
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn probe_and_connect_go_through_a_proxy() {
+    let _dog = support::watchdog(60, "probe: --proxy");
+    let server = our_server(|b| b);
+    let (proxy, seen) = connect_proxy();
+    let proxy_url = format!("http://{proxy}");
+    let (code, v) = probe(&[&url_of(&server), "--proxy", &proxy_url, "--pings", "0"]);
+    assert_eq!(code, 0, "{v:#}");
+    for t in ["polling", "websocket", "upgrade"] {
+        assert_eq!(v["transports"][t]["ok"], true, "{t}: {v:#}");
+    }
+    let target = server.local_addr().to_string();
+    let tunnels = seen.lock().unwrap().len();
+    assert!(tunnels > 10, "{tunnels} tunnels");
+    assert!(seen.lock().unwrap().iter().all(|t| *t == target));
+    let (code, out, _) = run(
+        &[
+            "connect",
+            &url_of(&server),
+            "--proxy",
+            &proxy_url,
+            "--count",
+            "1",
+        ],
+        "via the proxy\n",
+        T,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out, "< via the proxy\n");
+}
