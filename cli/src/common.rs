@@ -266,7 +266,7 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
             _ => Err(format!("{text:?} is not hex")),
         })
         .collect::<Result<_, _>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{text:?}: an odd number of hex digits"));
     }
     Ok(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
