@@ -43,7 +43,7 @@ fn problems(v: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Heartbeat intervals within 150 ms of `ms`.
+/// Heartbeat intervals within 250 ms of `ms` (the machine may be busy).
 fn assert_cadence(v: &Value, ms: f64) {
     let hb = &v["heartbeat"];
     let intervals = hb["intervals_ms"]
