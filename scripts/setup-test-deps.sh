@@ -8,6 +8,8 @@
 #     requirements-test-v3.txt into ./.venv-v3
 #   - Debian's chromium at /usr/bin/chromium, driven by playwright-core for the
 #     browser tests
+#   - Debian's tmux, the pseudo-terminal the command-line tool's interactive tests
+#     type into (cli/tests/interactive.rs)
 # Idempotent: when everything is present and up to date it only checks and exits.
 set -euo pipefail
 
@@ -73,24 +75,44 @@ install_venv() {
 install_venv .venv requirements-test.txt
 install_venv .venv-v3 requirements-test-v3.txt
 
-# ---------------------------------------------------------------- chromium
-if [[ ! -x /usr/bin/chromium ]]; then
-    say "installing Debian chromium (apt-get)"
+# ---------------------------------------------------------------- Debian packages
+# apt_install PACKAGE WHAT: installs a Debian package (as root, or through sudo);
+# WHAT says what is missing, for the error message.
+apt_install() {
+    local package="$1" what="$2" sudo
     if [[ "$(id -u)" -eq 0 ]]; then
         sudo=()
     elif command -v sudo >/dev/null 2>&1; then
         sudo=(sudo)
     else
-        die "/usr/bin/chromium is missing and we are neither root nor have sudo; install the 'chromium' package"
+        die "$what is missing and we are neither root nor have sudo; install the '$package' package"
     fi
     command -v apt-get >/dev/null 2>&1 ||
-        die "/usr/bin/chromium is missing and apt-get is not available; install Chromium at /usr/bin/chromium"
-    "${sudo[@]}" apt-get update -q || die "apt-get update failed"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ||
-        die "apt-get install chromium failed"
+        die "$what is missing and apt-get is not available; install '$package'"
+    if [[ -z "${apt_updated:-}" ]]; then
+        "${sudo[@]}" apt-get update -q || die "apt-get update failed"
+        apt_updated=1
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" ||
+        die "apt-get install $package failed"
+}
+
+# ---------------------------------------------------------------- chromium
+if [[ ! -x /usr/bin/chromium ]]; then
+    say "installing Debian chromium (apt-get)"
+    apt_install chromium /usr/bin/chromium
     [[ -x /usr/bin/chromium ]] || die "chromium was installed but /usr/bin/chromium does not exist"
 else
     say "chromium present ($(/usr/bin/chromium --version 2>/dev/null || echo 'version unknown'))"
+fi
+
+# ---------------------------------------------------------------- tmux
+if ! command -v tmux >/dev/null 2>&1; then
+    say "installing Debian tmux (apt-get)"
+    apt_install tmux tmux
+    command -v tmux >/dev/null 2>&1 || die "tmux was installed but is not on PATH"
+else
+    say "tmux present ($(tmux -V))"
 fi
 
 say "all test dependencies present"

@@ -43,9 +43,14 @@ run cargo clippy --no-default-features -- -D warnings
 run cargo clippy --no-default-features --features server -- -D warnings
 run cargo clippy --no-default-features --features client -- -D warnings
 run cargo clippy --all-targets --all-features -- -D warnings
-# The benchmark harness (a workspace member): lint and unit tests, no benchmark run.
+# The workspace members: the command-line tool (cli/, its end-to-end tests drive the
+# built binary against ours, Node, Chromium, and through tmux), the load generator it
+# shares with the benchmark (load/), and the benchmark harness (bench/: lint and unit
+# tests, no benchmark run).
 run bash scripts/check-package.sh
-run cargo clippy -p eio-bench --all-targets -- -D warnings
+run cargo clippy --all-targets -p engineio-cli -p eio-load -p eio-bench -- -D warnings
+run cargo test -p eio-load
 run cargo test -p eio-bench
+run cargo test -p engineio-cli
 
 section "all checks passed"

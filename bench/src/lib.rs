@@ -1,17 +1,16 @@
-//! The engineio benchmark harness: a non-blocking Engine.IO load generator, the
-//! contenders it measures side by side, the scenarios, and the report.
+//! The engineio benchmark harness: the contenders it measures side by side, the
+//! scenarios, and the report. The load generator is the `eio-load` crate (`load/`),
+//! shared with the `engineio` command-line tool; its modules are re-exported here.
 //!
 //! Run it with `bench/run.sh` (see `bench/README.md`).
 
 pub mod contenders;
-pub mod eio;
-pub mod gen;
-pub mod http;
 pub mod procstat;
 pub mod report;
 pub mod scenarios;
 pub mod svg;
-pub mod ws;
+
+pub use eio_load::{eio, gen, http, ws};
 
 /// Parses the only flag the bench servers take, `--port N` (0 or absent: any free
 /// port), and exits with a usage message on anything else.

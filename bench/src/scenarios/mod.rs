@@ -9,8 +9,9 @@ pub mod idle;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+pub use eio_load::stats::{Percentiles, Rtt};
 
 use crate::gen::{ConnId, Event, Gen, Kind};
 use crate::procstat;
@@ -126,54 +127,6 @@ impl<T> Outcome<T> {
                 error: Some(e),
             },
         }
-    }
-}
-
-/// Latency percentiles, microseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Median.
-    pub p50_us: u64,
-    /// 99th percentile.
-    pub p99_us: u64,
-    /// 99.9th percentile.
-    pub p999_us: u64,
-    /// Largest.
-    pub max_us: u64,
-    /// Samples.
-    pub count: u64,
-}
-
-/// An RTT histogram: 1 µs to 100 s, 3 significant digits.
-pub struct Rtt(Histogram<u64>);
-
-impl Rtt {
-    /// An empty histogram.
-    pub fn new() -> Rtt {
-        Rtt(Histogram::new_with_bounds(1, 100_000_000, 3).expect("histogram bounds"))
-    }
-
-    /// Records one round trip.
-    pub fn record(&mut self, rtt: Duration) {
-        let us = (rtt.as_micros() as u64).clamp(1, 100_000_000);
-        self.0.record(us).expect("clamped into bounds");
-    }
-
-    /// The percentiles so far.
-    pub fn percentiles(&self) -> Percentiles {
-        Percentiles {
-            p50_us: self.0.value_at_quantile(0.50),
-            p99_us: self.0.value_at_quantile(0.99),
-            p999_us: self.0.value_at_quantile(0.999),
-            max_us: self.0.max(),
-            count: self.0.len(),
-        }
-    }
-}
-
-impl Default for Rtt {
-    fn default() -> Rtt {
-        Rtt::new()
     }
 }
 

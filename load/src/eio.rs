@@ -1,21 +1,34 @@
-//! The Engine.IO v4 pieces the load generator speaks (see the crate's
-//! `protocol.md`): URLs, the OPEN packet, packet kinds and polling payloads. Pure: no
+//! The Engine.IO v4 pieces the load generator speaks (see the engineio crate's
+//! protocol notes): URLs, the OPEN packet, packet kinds and polling payloads. Pure: no
 //! sockets, no clocks.
 
-/// The Engine.IO endpoint every contender serves.
+/// The default Engine.IO path (every benchmark contender serves it).
 pub const PATH: &str = "/engine.io/";
 
 /// The polling payload separator (L1).
 pub const SEPARATOR: char = '\x1e';
 
-/// The URL (path and query) of a handshake on `transport`.
-pub fn handshake_url(transport: &str) -> String {
-    format!("{PATH}?EIO=4&transport={transport}")
+/// `/engine.io/` from `engine.io`, `/engine.io`, `engine.io/` or `/engine.io/`; `/`
+/// from an empty path.
+pub fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
+/// The URL (path and query) of a handshake on `transport`, at `path` (normalised),
+/// with `query` (encoded, without `?`; may be empty) before the Engine.IO parameters.
+pub fn handshake_url(path: &str, query: &str, transport: &str) -> String {
+    let sep = if query.is_empty() { "" } else { "&" };
+    format!("{path}?{query}{sep}EIO=4&transport={transport}")
 }
 
 /// The URL (path and query) of a request on session `sid`.
-pub fn session_url(transport: &str, sid: &str) -> String {
-    format!("{PATH}?EIO=4&transport={transport}&sid={sid}")
+pub fn session_url(path: &str, query: &str, transport: &str, sid: &str) -> String {
+    format!("{}&sid={sid}", handshake_url(path, query, transport))
 }
 
 /// One packet as the generator sees it.
@@ -108,8 +121,14 @@ mod tests {
         assert_eq!(got, ["4a", "2", "4b"]);
         assert_eq!(split_payload("").count(), 0);
         assert_eq!(
-            session_url("polling", "abc"),
+            session_url(PATH, "", "polling", "abc"),
             "/engine.io/?EIO=4&transport=polling&sid=abc"
         );
+        assert_eq!(
+            handshake_url("/socket.io/", "token=a%20b", "websocket"),
+            "/socket.io/?token=a%20b&EIO=4&transport=websocket"
+        );
+        assert_eq!(normalize_path("socket.io"), "/socket.io/");
+        assert_eq!(normalize_path(""), "/");
     }
 }

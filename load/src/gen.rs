@@ -118,7 +118,70 @@ struct Conn {
     awaiting: usize,
 }
 
-/// The load generator: connections to one server address.
+/// Where the generator connects, and what its requests say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// The `Host` header of every request. Defaults to `addr`.
+    pub host: String,
+    /// The Engine.IO path, normalised (`/engine.io/`). Defaults to [`eio::PATH`].
+    pub path: String,
+    /// Query parameters put before the Engine.IO ones, encoded, without `?`. Defaults
+    /// to none.
+    pub query: String,
+}
+
+impl Target {
+    /// The server at `addr`, on the default path, with no extra query.
+    pub fn new(addr: SocketAddr) -> Target {
+        Target {
+            addr,
+            host: addr.to_string(),
+            path: eio::PATH.to_owned(),
+            query: String::new(),
+        }
+    }
+
+    fn handshake_url(&self, transport: &str) -> String {
+        eio::handshake_url(&self.path, &self.query, transport)
+    }
+
+    fn session_url(&self, transport: &str, sid: &str) -> String {
+        eio::session_url(&self.path, &self.query, transport, sid)
+    }
+}
+
+/// The kind of a [`Event::Closed`] reason, for counting errors by kind: `connect`
+/// (the TCP connection failed), `http <status>` (a polling request was answered with
+/// an error status), `websocket refused` (no `101`), `server closed` (a close packet,
+/// a close frame or the connection's end), `io` (a read or write failed), `protocol`
+/// (anything the generator could not read).
+pub fn error_kind(reason: &str) -> String {
+    if reason.starts_with("connect:") || reason.starts_with("register:") {
+        "connect".into()
+    } else if let Some(rest) = reason.strip_prefix("HTTP ") {
+        let status: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        format!("http {status}")
+    } else if reason.starts_with("WebSocket handshake refused") {
+        "websocket refused".into()
+    } else if reason == CLOSED_BY_SERVER
+        || reason == WS_CLOSED_BY_SERVER
+        || reason == SESSION_CLOSED_BY_SERVER
+    {
+        "server closed".into()
+    } else if reason.starts_with("read:") || reason.starts_with("write:") {
+        "io".into()
+    } else {
+        "protocol".into()
+    }
+}
+
+const CLOSED_BY_SERVER: &str = "connection closed by the server";
+const WS_CLOSED_BY_SERVER: &str = "WebSocket closed by the server";
+const SESSION_CLOSED_BY_SERVER: &str = "session closed by the server";
+
+/// The load generator: connections to one server.
 pub struct Gen {
     poll: Poll,
     events: Events,
@@ -127,8 +190,7 @@ pub struct Gen {
     conns: Vec<Option<Conn>>,
     free: Vec<ConnId>,
     live: usize,
-    addr: SocketAddr,
-    host: String,
+    target: Target,
     rng: u32,
     scratch: Vec<u8>,
     out: VecDeque<Event>,
@@ -137,8 +199,13 @@ pub struct Gen {
 }
 
 impl Gen {
-    /// A generator for the server at `addr`.
+    /// A generator for the server at `addr`, on the default path.
     pub fn new(addr: SocketAddr) -> io::Result<Gen> {
+        Gen::to(Target::new(addr))
+    }
+
+    /// A generator for `target`.
+    pub fn to(target: Target) -> io::Result<Gen> {
         let poll = Poll::new()?;
         // SAFETY: timerfd_create has no memory-safety preconditions; the fd it
         // returns is owned by nobody else.
@@ -162,8 +229,7 @@ impl Gen {
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
-            addr,
-            host: addr.to_string(),
+            target,
             rng: 0x9E37_79B9,
             scratch: vec![0; 256 * 1024],
             out: VecDeque::new(),
@@ -179,7 +245,7 @@ impl Gen {
     /// Starts a connection of `kind`; [`Event::Ready`] (or a cycle) follows when it is
     /// usable, [`Event::Closed`] when it fails.
     pub fn connect(&mut self, kind: Kind) -> io::Result<ConnId> {
-        let stream = TcpStream::connect(self.addr)?;
+        let stream = TcpStream::connect(self.target.addr)?;
         let id = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
@@ -211,16 +277,24 @@ impl Gen {
             Kind::EioWs => {
                 c.framing = Framing::Upgrading;
                 c.stage = Stage::AwaitOpen;
-                c.wbuf = ws::handshake_request(&self.host, &eio::handshake_url("websocket"));
+                c.wbuf = ws::handshake_request(
+                    &self.target.host,
+                    &self.target.handshake_url("websocket"),
+                );
             }
             Kind::RawWs => {
                 c.framing = Framing::Upgrading;
-                c.wbuf = ws::handshake_request(&self.host, "/");
+                c.wbuf = ws::handshake_request(&self.target.host, "/");
             }
             Kind::RawTcp => c.framing = Framing::Lines,
             Kind::PollingEcho | Kind::PollingOpen | Kind::FullConnect => {
                 c.stage = Stage::PollHandshake;
-                c.wbuf = http::request("GET", &self.host, &eio::handshake_url("polling"), b"");
+                c.wbuf = http::request(
+                    "GET",
+                    &self.target.host,
+                    &self.target.handshake_url("polling"),
+                    b"",
+                );
             }
         }
         self.conns[id] = Some(c);
@@ -425,7 +499,7 @@ impl Gen {
         let now = Instant::now();
         while self.parse_one(c, id, now, eof)? {}
         if eof {
-            return Err("connection closed by the server".into());
+            return Err(CLOSED_BY_SERVER.into());
         }
         Ok(())
     }
@@ -520,7 +594,7 @@ impl Gen {
                 return Ok(());
             }
             opcode::PONG => return Ok(()),
-            opcode::CLOSE => return Err("WebSocket closed by the server".into()),
+            opcode::CLOSE => return Err(WS_CLOSED_BY_SERVER.into()),
             opcode::CONTINUATION => {
                 let (op, mut data) = c.fragment.take().ok_or("continuation without a start")?;
                 data.extend_from_slice(&frame.payload);
@@ -593,7 +667,7 @@ impl Gen {
                         .push_back(Event::Message(id, data.as_bytes().to_vec(), now));
                 }
             }
-            Packet::Close => return Err("session closed by the server".into()),
+            Packet::Close => return Err(SESSION_CLOSED_BY_SERVER.into()),
         }
         Ok(())
     }
@@ -623,14 +697,15 @@ impl Gen {
                     }
                     Kind::PollingOpen => {
                         c.stage = Stage::CloseSession;
-                        let url = eio::session_url("polling", &c.sid);
-                        c.wbuf.extend(http::request("POST", &self.host, &url, b"1"));
+                        let url = self.target.session_url("polling", &c.sid);
+                        c.wbuf
+                            .extend(http::request("POST", &self.target.host, &url, b"1"));
                     }
                     Kind::FullConnect => {
                         // The upgrade goes on a new connection, as browsers do.
                         self.reconnect(c, id)?;
-                        let url = eio::session_url("websocket", &c.sid);
-                        c.wbuf = ws::handshake_request(&self.host, &url);
+                        let url = self.target.session_url("websocket", &c.sid);
+                        c.wbuf = ws::handshake_request(&self.target.host, &url);
                         c.framing = Framing::Upgrading;
                     }
                     _ => unreachable!("only polling kinds handshake over HTTP"),
@@ -641,8 +716,8 @@ impl Gen {
                 c.stage = Stage::PollHandshake;
                 c.wbuf.extend(http::request(
                     "GET",
-                    &self.host,
-                    &eio::handshake_url("polling"),
+                    &self.target.host,
+                    &self.target.handshake_url("polling"),
                     b"",
                 ));
             }
@@ -664,15 +739,20 @@ impl Gen {
     /// Polling: issues the next request, if any (pending packets first, then a GET
     /// while echoes are expected).
     fn poll_step(&mut self, c: &mut Conn) {
-        let url = eio::session_url("polling", &c.sid);
+        let url = self.target.session_url("polling", &c.sid);
         if !c.outbox.is_empty() {
             let body = c.outbox.join("\x1e");
             c.outbox.clear();
-            c.wbuf
-                .extend(http::request("POST", &self.host, &url, body.as_bytes()));
+            c.wbuf.extend(http::request(
+                "POST",
+                &self.target.host,
+                &url,
+                body.as_bytes(),
+            ));
             c.stage = Stage::PollPost;
         } else if c.awaiting > 0 {
-            c.wbuf.extend(http::request("GET", &self.host, &url, b""));
+            c.wbuf
+                .extend(http::request("GET", &self.target.host, &url, b""));
             c.stage = Stage::PollGet;
         } else {
             c.stage = Stage::PollIdle;
@@ -685,7 +765,12 @@ impl Gen {
         c.framing = Framing::Http;
         c.stage = Stage::PollHandshake;
         c.fragment = None;
-        c.wbuf = http::request("GET", &self.host, &eio::handshake_url("polling"), b"");
+        c.wbuf = http::request(
+            "GET",
+            &self.target.host,
+            &self.target.handshake_url("polling"),
+            b"",
+        );
         Ok(())
     }
 
@@ -693,7 +778,7 @@ impl Gen {
     fn reconnect(&mut self, c: &mut Conn, id: ConnId) -> Result<(), String> {
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut c.stream);
-        c.stream = TcpStream::connect(self.addr).map_err(|e| format!("connect: {e}"))?;
+        c.stream = TcpStream::connect(self.target.addr).map_err(|e| format!("connect: {e}"))?;
         registry
             .register(
                 &mut c.stream,
@@ -748,4 +833,49 @@ fn flush(c: &mut Conn) -> io::Result<()> {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_are_counted_by_kind() {
+        let cases = [
+            ("connect: Connection refused (os error 111)", "connect"),
+            (
+                r#"HTTP 400: {"code":3,"message":"Bad request"}"#,
+                "http 400",
+            ),
+            (
+                "WebSocket handshake refused: HTTP/1.1 400 Bad Request",
+                "websocket refused",
+            ),
+            (CLOSED_BY_SERVER, "server closed"),
+            (WS_CLOSED_BY_SERVER, "server closed"),
+            (SESSION_CLOSED_BY_SERVER, "server closed"),
+            ("read: Connection reset by peer (os error 104)", "io"),
+            ("write: Broken pipe (os error 32)", "io"),
+            ("non-UTF-8 text frame", "protocol"),
+        ];
+        for (reason, kind) in cases {
+            assert_eq!(error_kind(reason), kind, "{reason}");
+        }
+    }
+
+    #[test]
+    fn targets_build_urls_on_their_path_and_query() {
+        let mut t = Target::new("127.0.0.1:9".parse().unwrap());
+        assert_eq!(t.host, "127.0.0.1:9");
+        assert_eq!(
+            t.handshake_url("polling"),
+            "/engine.io/?EIO=4&transport=polling"
+        );
+        t.path = "/socket.io/".into();
+        t.query = "a=1".into();
+        assert_eq!(
+            t.session_url("websocket", "S"),
+            "/socket.io/?a=1&EIO=4&transport=websocket&sid=S"
+        );
+    }
 }

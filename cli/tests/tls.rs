@@ -1,0 +1,154 @@
+//! `connect` and `probe` over https/wss, against the official Node.js server behind
+//! `node:https` with a CA generated at test time: trusted with `--ca`, refused (with
+//! the cause) without it, accepted with `--insecure`; and the wrong scheme named.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use serde_json::Value;
+use support::{our_server, peers_available, repo_root, run, url_of, Proc};
+
+const T: Duration = Duration::from_secs(30);
+
+struct Pki {
+    ca: std::path::PathBuf,
+    url: String,
+    _server: Proc,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> Option<Pki> {
+    if !peers_available("tls: node https server", true, &[]) {
+        return None;
+    }
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "engineio-cli test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    let mut cmd = Command::new(support::node().unwrap());
+    cmd.current_dir(repo_root())
+        .arg("tests/interop/node_echo_server.mjs")
+        .args(["--port", "0", "--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()]);
+    let server = Proc::spawn(cmd, "node https server");
+    let line = server.until(T, |l| l.contains("listening on https://"));
+    let url = line[line.find("https://").unwrap()..].trim().to_owned();
+    Some(Pki {
+        ca,
+        url,
+        _server: server,
+        _dir: dir,
+    })
+}
+
+#[test]
+fn connect_trusts_the_given_ca_and_names_the_missing_one() {
+    let Some(pki) = start() else { return };
+    let _dog = support::watchdog(60, "tls: connect");
+    let ca = pki.ca.to_str().unwrap();
+    let input = "{\"text\":\"over tls\"}\n{\"binary\":\"AQID\"}\n";
+    for transports in ["polling", "websocket", "polling,websocket"] {
+        let (code, out, err) = run(
+            &[
+                "connect",
+                &pki.url,
+                "--ca",
+                ca,
+                "--json",
+                "--count",
+                "2",
+                "--transports",
+                transports,
+            ],
+            input,
+            T,
+        );
+        assert_eq!(code, 0, "{transports}: {out}{err}");
+        assert!(
+            out.contains(r#"{"event":"message","text":"over tls"}"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"{"event":"message","binary":"AQID"}"#),
+            "{out}"
+        );
+    }
+    // Without the CA: refused, and why.
+    let (code, out, _) = run(&["connect", &pki.url, "--json"], "", T);
+    assert_eq!(code, 1, "{out}");
+    let err: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(err["kind"], "tls", "{err}");
+    assert!(err["hint"].as_str().unwrap().contains("--ca"), "{err}");
+    // --insecure: accepted.
+    let (code, out, _) = run(&["connect", &pki.url, "-k", "--count", "1"], "hi\n", T);
+    assert_eq!(code, 0);
+    assert_eq!(out, "< hi\n");
+}
+
+#[test]
+fn probe_checks_tls_trust() {
+    let Some(pki) = start() else { return };
+    let _dog = support::watchdog(60, "tls: probe");
+    let ca = pki.ca.to_str().unwrap();
+    let (code, out, _) = run(
+        &["probe", &pki.url, "--ca", ca, "--json", "--pings", "0"],
+        "",
+        T,
+    );
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    for t in ["polling", "websocket", "upgrade"] {
+        assert_eq!(v["transports"][t]["ok"], true, "{t}: {v:#}");
+    }
+    let (code, out, _) = run(&["probe", &pki.url, "--json"], "", T);
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let cause = v["problems"][0]["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("not trusted") && cause.contains("--ca"),
+        "{v:#}"
+    );
+    let (code, _, _) = run(
+        &["probe", &pki.url, "--insecure", "--json", "--pings", "0"],
+        "",
+        T,
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn the_wrong_scheme_is_named() {
+    let _dog = support::watchdog(60, "tls: wrong scheme");
+    // https:// to a plain server.
+    let server = our_server(|b| b);
+    let https = url_of(&server).replace("http://", "https://");
+    let (code, out, _) = run(&["probe", &https, "--json"], "", T);
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let cause = v["problems"][0]["cause"].as_str().unwrap();
+    assert!(cause.contains("does not speak TLS"), "{v:#}");
+    let (code, out, err) = run(&["connect", &https], "", T);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("likely cause"), "{err}");
+}
