@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
-use engineio::server::{App, CookieConfig, CorsPolicy, Message, Server, StaticFiles};
+use engineio::server::{App, CookieConfig, CorsPolicy, Message, Server, StaticFiles, TlsConfig};
 use engineio::Transport;
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ use crate::common::{
 };
 
 pub const AFTER_HELP: &str = "\
-Prints `listening on http://ADDR` once it accepts connections, then one line per event:
+Prints `listening on http://ADDR` (https with --tls-cert) once it accepts connections, then one line per event:
   connect SID TRANSPORT REMOTE EIO=4
   upgrade SID websocket     (seen within 20 ms: a session that upgrades and ends
                             sooner shows none)
@@ -36,12 +36,15 @@ on stdin go to every session: TEXT, /bin HEX, /to SID TEXT, /close SID, /close (
 session) and {\"event\":\"disconnect\",\"sid\":…} (no sid: every session). The end of
 stdin changes nothing: the server runs until it is interrupted (Ctrl-C).
 
-TLS (https/wss) is not available yet: the server's TLS support is still being written.
+TLS: with --tls-cert FILE --tls-key FILE the server speaks https and wss only: the
+certificate chain (PEM, the server's certificate first) and its private key (PEM:
+PKCS#8, PKCS#1 or SEC1). A client must trust the chain's root, e.g. `engineio connect
+https://… --ca root.pem`.
 
 Exit status:
   0  shut down
   1  cannot listen (address in use, no permission)
-  2  bad command line (or --tls-cert/--tls-key, not supported yet)";
+  2  bad command line, or a certificate or key that cannot be loaded";
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -89,11 +92,11 @@ pub struct ServeArgs {
     /// One JSON object per line for every event, and JSON lines on stdin
     #[arg(long)]
     pub json: bool,
-    /// Not available yet (the server's TLS support is not released)
-    #[arg(long, value_name = "FILE")]
+    /// Serve https/wss with this certificate chain (PEM; needs --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
-    /// Not available yet (the server's TLS support is not released)
-    #[arg(long, value_name = "FILE")]
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -102,13 +105,17 @@ pub struct ServeArgs {
 type Sessions = Arc<Mutex<HashMap<String, Transport>>>;
 
 pub fn run(args: ServeArgs) -> u8 {
-    if args.tls_cert.is_some() || args.tls_key.is_some() {
-        eprintln!(
-            "engineio serve: --tls-cert/--tls-key are not supported yet: the server's TLS \
-             support is still being written. Put a TLS proxy in front for now."
-        );
-        return EXIT_USAGE;
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("engineio serve: --tls-cert/--tls-key: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let json_out = args.json;
     let quiet = args.quiet;
     let broadcast = args.broadcast;
@@ -208,6 +215,9 @@ pub fn run(args: ServeArgs) -> u8 {
         }
         app = app.static_files(StaticFiles::new().dir("/", dir.to_string_lossy()));
     }
+    if let Some(tls) = tls {
+        app = app.tls(tls);
+    }
     let running = match app.listen(&args.addr) {
         Ok(r) => r,
         Err(e) => {
@@ -221,12 +231,12 @@ pub fn run(args: ServeArgs) -> u8 {
             "listening",
             &[
                 ("addr", json!(addr.to_string())),
-                ("url", json!(format!("http://{addr}{}", server.path()))),
+                ("url", json!(format!("{scheme}://{addr}{}", server.path()))),
             ],
         );
     } else {
         out_line(&format!(
-            "listening on http://{addr} (Engine.IO at {}; {})",
+            "listening on {scheme}://{addr} (Engine.IO at {}; {})",
             server.path(),
             if broadcast { "broadcast" } else { "echo" }
         ));

@@ -13,52 +13,72 @@ use support::{our_server, peers_available, repo_root, run, url_of, Proc};
 
 const T: Duration = Duration::from_secs(30);
 
+/// A CA made for one test, and a certificate for 127.0.0.1 it signed, as files.
+struct Certs {
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn new() -> Certs {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "engineio-cli test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, ca) = (
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem"),
+            dir.path().join("ca.pem"),
+        );
+        std::fs::write(&cert, leaf.pem()).unwrap();
+        std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+        std::fs::write(&ca, ca_cert.pem()).unwrap();
+        Certs {
+            ca,
+            cert,
+            key,
+            _dir: dir,
+        }
+    }
+}
+
 struct Pki {
     ca: std::path::PathBuf,
     url: String,
     _server: Proc,
-    _dir: tempfile::TempDir,
+    _certs: Certs,
 }
 
 fn start() -> Option<Pki> {
     if !peers_available("tls: node https server", true, &[]) {
         return None;
     }
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "engineio-cli test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = (
-        dir.path().join("cert.pem"),
-        dir.path().join("key.pem"),
-        dir.path().join("ca.pem"),
-    );
-    std::fs::write(&cert, leaf.pem()).unwrap();
-    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    let certs = Certs::new();
     let mut cmd = Command::new(support::node().unwrap());
     cmd.current_dir(repo_root())
         .arg("tests/interop/node_echo_server.mjs")
-        .args(["--port", "0", "--tls-cert", cert.to_str().unwrap()])
-        .args(["--tls-key", key.to_str().unwrap()]);
+        .args(["--port", "0", "--tls-cert", certs.cert.to_str().unwrap()])
+        .args(["--tls-key", certs.key.to_str().unwrap()]);
     let server = Proc::spawn(cmd, "node https server");
     let line = server.until(T, |l| l.contains("listening on https://"));
     let url = line[line.find("https://").unwrap()..].trim().to_owned();
     Some(Pki {
-        ca,
+        ca: certs.ca.clone(),
         url,
         _server: server,
-        _dir: dir,
+        _certs: certs,
     })
 }
 
@@ -151,4 +171,65 @@ fn the_wrong_scheme_is_named() {
     let (code, out, err) = run(&["connect", &https], "", T);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("likely cause"), "{err}");
+}
+
+#[test]
+fn serve_speaks_https_and_wss() {
+    let _dog = support::watchdog(60, "tls: serve");
+    let certs = Certs::new();
+    let (cert, key, ca) = (
+        certs.cert.to_str().unwrap(),
+        certs.key.to_str().unwrap(),
+        certs.ca.to_str().unwrap(),
+    );
+    let (server, addr) = support::serve(&["--tls-cert", cert, "--tls-key", key]);
+    let first = server.stdout_so_far().join("\n");
+    assert!(
+        first.contains(&format!("listening on https://{addr}")),
+        "{first}"
+    );
+    let url = format!("https://{addr}");
+    for transports in ["polling", "websocket", "polling,websocket"] {
+        let (code, out, err) = run(
+            &[
+                "connect",
+                &url,
+                "--ca",
+                ca,
+                "--transports",
+                transports,
+                "--count",
+                "1",
+            ],
+            "over tls\n",
+            T,
+        );
+        assert_eq!(code, 0, "{transports}: {out}{err}");
+        assert_eq!(out, "< over tls\n", "{transports}: {err}");
+    }
+    // Plain http to the TLS port: no session.
+    let (code, _, err) = run(&["connect", &format!("http://{addr}")], "", T);
+    assert_eq!(code, 1, "{err}");
+    drop(server);
+
+    // Files that are not a certificate and a key: exit 2, naming the problem.
+    let (code, _, err) = run(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            ca,
+            "--tls-key",
+            ca,
+        ],
+        "",
+        T,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tls-cert/--tls-key"), "{err}");
+    // One without the other: a usage error.
+    let (code, _, err) = run(&["serve", "--tls-cert", cert], "", T);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tls-key"), "{err}");
 }

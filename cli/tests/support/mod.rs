@@ -412,12 +412,14 @@ pub fn serve(args: &[&str]) -> (Proc, SocketAddr) {
 
 fn listening_addr(p: &Proc) -> SocketAddr {
     let line = p.until(Duration::from_secs(30), |l| {
-        l.contains("listening on http://") || l.contains("\"event\":\"listening\"")
+        l.contains("listening on http://")
+            || l.contains("listening on https://")
+            || l.contains("\"event\":\"listening\"")
     });
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
         return v["addr"].as_str().unwrap().parse().unwrap();
     }
-    let rest = &line[line.find("http://").unwrap() + 7..];
+    let rest = &line[line.find("://").unwrap() + 3..];
     let end = rest
         .find(|c: char| c == '/' || c.is_whitespace())
         .unwrap_or(rest.len());
