@@ -2,10 +2,11 @@
 //! a raw HTTP client and a raw WebSocket client so that every step is visible.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engineio::server::Server;
+use engineio::server::{App, Server};
 use engineio::Transport;
 
 mod support;
@@ -364,5 +365,75 @@ fn ten_thousand_pushes_during_an_upgrade_arrive_once_and_in_order() {
         received == expected,
         "lost, duplicated or reordered messages"
     );
+    app.shutdown();
+}
+
+/// The upgrade handler: once, in order with the session's messages, with the
+/// transport already switched; it may call the server (its send goes over the new
+/// WebSocket). A WebSocket-only session has no upgrade; the connect handler already
+/// sees the session's transport and protocol.
+#[test]
+fn the_upgrade_handler_runs_once_in_order_with_messages() {
+    let _dog = support::watchdog(120, "the_upgrade_handler_runs_once_in_order_with_messages");
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+    let server = Server::builder()
+        .on_connect(move |server, sid, _| {
+            s1.lock().unwrap().push(format!(
+                "connect {:?} {:?}",
+                server.transport(sid).ok(),
+                server.protocol(sid).ok()
+            ));
+            Ok(())
+        })
+        .on_message(move |_, _, msg| {
+            s2.lock()
+                .unwrap()
+                .push(format!("message {}", msg.as_text().unwrap()))
+        })
+        .on_upgrade(move |server, sid, transport| {
+            s3.lock().unwrap().push(format!(
+                "upgrade {transport} {:?}",
+                server.transport(sid).unwrap()
+            ));
+            server.send(sid, "welcome to websocket").unwrap();
+        })
+        .build()
+        .unwrap();
+    let app = App::new(server.clone()).listen("127.0.0.1:0").unwrap();
+    let addr = app.local_addr();
+
+    let sid = handshake(addr);
+    assert_eq!(post(addr, &sid, "4over polling").status, 200);
+    let mut ws = probe(addr, &sid);
+    rawws::send_text(&mut ws, "2probe");
+    assert_eq!(rawws::recv_text(&mut ws), "3probe");
+    // The polling side gets its noop (X1) once the probe answered.
+    assert_eq!(poll(addr, &sid).text(), "6");
+    rawws::send_text(&mut ws, "5");
+    rawws::send_text(&mut ws, "4over websocket");
+    assert_eq!(rawws::recv_text(&mut ws), "4welcome to websocket");
+    wait_for("both messages", || seen.lock().unwrap().len() == 4);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "connect Some(Polling) Some(V4)",
+            "message over polling",
+            "upgrade websocket WebSocket",
+            "message over websocket",
+        ]
+    );
+
+    // WebSocket from the start: no upgrade.
+    seen.lock().unwrap().clear();
+    let (mut ws2, _) = rawws::open(addr);
+    rawws::send_text(&mut ws2, "4direct");
+    wait_for("the direct message", || seen.lock().unwrap().len() == 2);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["connect Some(WebSocket) Some(V4)", "message direct"]
+    );
+    drop((ws, ws2));
     app.shutdown();
 }

@@ -374,6 +374,30 @@ impl ServerBuilder {
         self
     }
 
+    /// Called when a session's transport changes: today, when an upgrade from
+    /// polling to WebSocket completes (never for a session that opened over
+    /// WebSocket). It runs in order with the session's messages, as the message
+    /// handler does: messages that arrived over polling before the upgrade have been
+    /// handled, those over the WebSocket come after; never after the disconnect
+    /// handler. Replaces any earlier upgrade handler.
+    ///
+    /// ```
+    /// use engineio::server::Server;
+    ///
+    /// let server = Server::builder()
+    ///     .on_upgrade(|_server, sid, transport| println!("{sid} now uses {transport}"))
+    ///     .build()?;
+    /// # drop(server);
+    /// # Ok::<(), engineio::Error>(())
+    /// ```
+    pub fn on_upgrade(
+        mut self,
+        f: impl Fn(&Server, &Sid, Transport) + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.upgrade = Some(Box::new(f));
+        self
+    }
+
     /// Checks the configuration and starts the server's heartbeat and watchdog
     /// threads. The server serves nothing until it is given to an
     /// [`App`](super::App) that listens.

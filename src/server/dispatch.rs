@@ -130,6 +130,13 @@ impl Inner {
                         });
                     }
                 }
+                Event::Upgrade(transport) => {
+                    if let Some(h) = &handlers.upgrade {
+                        call("upgrade handler", &session.sid, || {
+                            h(&server, &session.sid, transport)
+                        });
+                    }
+                }
                 Event::Disconnect(reason) => {
                     if let Some(h) = &handlers.disconnect {
                         call("disconnect handler", &session.sid, || {

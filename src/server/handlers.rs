@@ -2,6 +2,7 @@
 //! refusal.
 
 use super::{Message, Reason, Request, Server, Sid};
+use crate::Transport;
 
 /// A connect handler's refusal: the client gets `401` with `data` as the JSON body.
 ///
@@ -45,10 +46,12 @@ pub(crate) type ConnectHandler =
     dyn Fn(&Server, &Sid, &Request) -> Result<(), Rejection> + Send + Sync;
 pub(crate) type MessageHandler = dyn Fn(&Server, &Sid, Message) + Send + Sync;
 pub(crate) type DisconnectHandler = dyn Fn(&Server, &Sid, Reason) + Send + Sync;
+pub(crate) type UpgradeHandler = dyn Fn(&Server, &Sid, Transport) + Send + Sync;
 
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub connect: Option<Box<ConnectHandler>>,
     pub message: Option<Box<MessageHandler>>,
     pub disconnect: Option<Box<DisconnectHandler>>,
+    pub upgrade: Option<Box<UpgradeHandler>>,
 }

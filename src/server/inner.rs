@@ -118,6 +118,7 @@ impl Inner {
             max_inbox: self.config.max_payload.max(MIN_INBOX),
             deliver_messages: self.handlers.message.is_some(),
             deliver_disconnect: self.handlers.disconnect.is_some(),
+            deliver_upgrade: self.handlers.upgrade.is_some(),
         }
     }
 

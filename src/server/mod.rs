@@ -21,8 +21,9 @@
 //! ```
 //!
 //! # Where handlers run
-//! A session's handlers run one at a time, in wire order: connect, then every message,
-//! then disconnect exactly once. They never run on the server's own threads (the
+//! A session's handlers run one at a time, in wire order: connect, then every message
+//! (and the upgrade, between the messages that came before it and those after), then
+//! disconnect exactly once. They never run on the server's own threads (the
 //! heartbeat, broadcast helpers), under one of its locks, or inside a call of
 //! [`Server::send`], [`broadcast`](Server::broadcast), [`disconnect`](Server::disconnect)
 //! or [`shutdown`](Server::shutdown): every method of [`Server`] may be called from
@@ -36,6 +37,8 @@
 //!   its later messages wait, in order, for the handler. While more than
 //!   `max_payload` bytes (at least 64 KiB) wait, the client's connection is not read:
 //!   the client meets back-pressure, and is not timed out for pongs it could not send.
+//! - The upgrade handler runs on the new WebSocket's connection thread, as message
+//!   handlers do.
 //! - Disconnect handlers run on the thread that noticed the end when that is the
 //!   session's own connection, otherwise on a dispatch thread (started on demand, at
 //!   most 256, ending after 5 s idle).

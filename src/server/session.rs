@@ -143,6 +143,8 @@ impl Outgoing {
 #[derive(Debug)]
 pub(crate) enum Event {
     Message(Message),
+    /// The session's transport changed (an upgrade completed).
+    Upgrade(Transport),
     Disconnect(Reason),
 }
 
@@ -154,7 +156,7 @@ impl Event {
         EVENT_OVERHEAD
             + match self {
                 Event::Message(m) => m.len(),
-                Event::Disconnect(_) => 0,
+                Event::Upgrade(_) | Event::Disconnect(_) => 0,
             }
     }
 }
@@ -173,6 +175,8 @@ pub(crate) struct Limits {
     pub deliver_messages: bool,
     /// Whether a disconnect handler exists: without one, no disconnect event is queued.
     pub deliver_disconnect: bool,
+    /// Whether an upgrade handler exists: without one, no upgrade event is queued.
+    pub deliver_upgrade: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,7 +319,9 @@ pub(crate) struct PollAnswer {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Upgraded {
     /// The WebSocket is now the transport: restart the heartbeat with this generation.
-    Open(u64),
+    /// An upgrade event was queued; `dispatch` if the caller became the session's
+    /// dispatcher (it must run or hand on its events).
+    Open { gen: u64, dispatch: bool },
     /// The session was closing: what was queued and the close packet went over the new
     /// WebSocket. Start its hard-close deadline; forget the sid if `forget`.
     Closed { forget: bool },
@@ -993,7 +999,14 @@ impl Session {
         st.ws = Some(ws);
         st.hb_gen += 1;
         st.ping_outstanding = false;
-        Upgraded::Open(st.hb_gen)
+        let dispatch = self.limits.deliver_upgrade
+            && self
+                .push(&mut st, Event::Upgrade(Transport::WebSocket))
+                .dispatch;
+        Upgraded::Open {
+            gen: st.hb_gen,
+            dispatch,
+        }
     }
 
     /// Drops probe `id` (it failed, closed or timed out): its WebSocket is closed and the

@@ -74,6 +74,7 @@ fn limits(handlers: bool) -> Limits {
         max_inbox: 64 * 1024,
         deliver_messages: handlers,
         deliver_disconnect: handlers,
+        deliver_upgrade: handlers,
     }
 }
 
@@ -102,6 +103,7 @@ fn events(s: &Session) -> Vec<String> {
     std::iter::from_fn(|| s.next_event())
         .map(|e| match e {
             Event::Message(m) => format!("msg {}", m.as_text().unwrap_or("<bin>")),
+            Event::Upgrade(t) => format!("upgrade {t}"),
             Event::Disconnect(r) => format!("disconnect {r}"),
         })
         .collect()
@@ -438,7 +440,7 @@ fn the_upgrade_pauses_polling_then_flushes_the_queue_in_order() {
     let get = s.begin_get().unwrap();
     assert_eq!(encoded(&s.poll_ready(get, &b).unwrap()), "6", "§8 step 3");
     s.enqueue(&text("c"), &b).unwrap();
-    assert!(matches!(s.complete_upgrade(id, &b), Upgraded::Open(_)));
+    assert!(matches!(s.complete_upgrade(id, &b), Upgraded::Open { .. }));
     s.enqueue(&text("d"), &b).unwrap();
     assert_eq!(probe.texts(), ["3probe", "4b", "4c", "4d"]);
     assert_eq!(s.transport(), Transport::WebSocket);
@@ -455,9 +457,46 @@ fn an_upgrade_packet_without_a_probe_still_upgrades() {
     let s = open_session(Transport::Polling, false);
     let id = s.attach_probe(Arc::new(Recorder::default())).unwrap();
     assert!(
-        matches!(s.complete_upgrade(id, &b), Upgraded::Open(_)),
+        matches!(s.complete_upgrade(id, &b), Upgraded::Open { .. }),
         "X2"
     );
+}
+
+#[test]
+fn a_completed_upgrade_is_an_event_between_messages() {
+    let b = budget();
+    let s = open_session(Transport::Polling, true);
+    assert!(s.push_message(Message::from("before")).dispatch);
+    let id = s.attach_probe(Arc::new(Recorder::default())).unwrap();
+    // The dispatcher is busy with "before": the upgrade queues behind it.
+    assert!(matches!(
+        s.complete_upgrade(id, &b),
+        Upgraded::Open {
+            dispatch: false,
+            ..
+        }
+    ));
+    assert!(!s.push_message(Message::from("after")).dispatch);
+    assert_eq!(events(&s), ["msg before", "upgrade websocket", "msg after"]);
+    // An idle inbox: the upgrade makes the caller the dispatcher.
+    let s = open_session(Transport::Polling, true);
+    let id = s.attach_probe(Arc::new(Recorder::default())).unwrap();
+    assert!(matches!(
+        s.complete_upgrade(id, &b),
+        Upgraded::Open { dispatch: true, .. }
+    ));
+    assert_eq!(events(&s), ["upgrade websocket"]);
+    // Without an upgrade handler: nothing queued.
+    let s = open_session(Transport::Polling, false);
+    let id = s.attach_probe(Arc::new(Recorder::default())).unwrap();
+    assert!(matches!(
+        s.complete_upgrade(id, &b),
+        Upgraded::Open {
+            dispatch: false,
+            ..
+        }
+    ));
+    assert!(events(&s).is_empty());
 }
 
 #[test]

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::{Role as WsRole, WebSocket, WebSocketConfig};
 
 use self::writer::Writer;
+use super::dispatch::Dispatch;
 use super::handoff::Duty;
 use super::http::listener::ConnGuard;
 use super::http::stream::Stream;
@@ -273,10 +274,18 @@ impl Reader {
                         }
                     }
                     Packet::Upgrade => match session.complete_upgrade(id, &inner.budget) {
-                        Upgraded::Open(gen) => {
+                        Upgraded::Open { gen, dispatch } => {
                             log::info!("session {} upgraded to websocket", session.sid);
                             inner.schedule_ping(session, gen);
                             self.role = Role::Transport;
+                            if dispatch {
+                                // The upgrade handler (and whatever follows it).
+                                let d = Dispatch::new(inner, session);
+                                match self.dispatch_here(d) {
+                                    Some(me) => self = me,
+                                    None => return,
+                                }
+                            }
                         }
                         Upgraded::Closed { forget } => {
                             // Closed meanwhile: the close went over this WebSocket.
@@ -302,11 +311,9 @@ impl Reader {
                     let mut dispatch = None;
                     let full = inner.receive(session, packet, &mut dispatch);
                     if let Some(d) = dispatch {
-                        let slot = self.guard.as_ref().map(|g| g.slot().clone());
-                        match d.run_inline(slot.as_ref(), Duty::Ws(self)) {
-                            Some(Duty::Ws(me)) => self = me,
-                            // Another thread reads on (or the server shut down).
-                            Some(Duty::Http(_)) | None => return,
+                        match self.dispatch_here(d) {
+                            Some(me) => self = me,
+                            None => return,
                         }
                     } else if full {
                         session.wait_for_room();
@@ -315,6 +322,16 @@ impl Reader {
             }
         };
         self.finish(end);
+    }
+
+    /// Runs the session's handlers on this thread; `None` if another thread reads on
+    /// meanwhile (a handler took long) or the server shut down.
+    fn dispatch_here(self: Box<Self>, d: Dispatch) -> Option<Box<Self>> {
+        let slot = self.guard.as_ref().map(|g| g.slot().clone());
+        match d.run_inline(slot.as_ref(), Duty::Ws(self)) {
+            Some(Duty::Ws(me)) => Some(me),
+            Some(Duty::Http(_)) | None => None,
+        }
     }
 
     /// Shuts the connection down (it is being given up).
