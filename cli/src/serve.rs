@@ -1,15 +1,13 @@
 //! `engineio serve`: an echo (or broadcast) server for trying clients, printing one
 //! line per session event; stdin lines are sent to every session.
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
 use engineio::server::{App, CookieConfig, CorsPolicy, Message, Server, StaticFiles, TlsConfig};
-use engineio::Transport;
+use engineio::{ProtocolVersion, Transport};
 use serde_json::{json, Value};
 
 use crate::common::{
@@ -20,8 +18,7 @@ use crate::common::{
 pub const AFTER_HELP: &str = "\
 Prints `listening on http://ADDR` (https with --tls-cert) once it accepts connections, then one line per event:
   connect SID TRANSPORT REMOTE EIO=4
-  upgrade SID websocket     (seen within 20 ms: a session that upgrades and ends
-                            sooner shows none)
+  upgrade SID websocket
   message SID TEXT          (binary: message SID /bin HEX; not with --quiet)
   disconnect SID REASON
 With --json, one JSON object per line instead: {\"event\":\"listening\",\"url\":…},
@@ -100,10 +97,6 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-/// The sessions seen, and the transport last reported for each: the library tells of
-/// connects and disconnects, not of upgrades, so upgrades are noticed by looking.
-type Sessions = Arc<Mutex<HashMap<String, Transport>>>;
-
 pub fn run(args: ServeArgs) -> u8 {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => match TlsConfig::from_pem_files(cert, key) {
@@ -119,7 +112,6 @@ pub fn run(args: ServeArgs) -> u8 {
     let json_out = args.json;
     let quiet = args.quiet;
     let broadcast = args.broadcast;
-    let sessions: Sessions = Arc::default();
     let mut builder = Server::builder()
         .path(&args.path)
         .ping_interval(args.ping_interval)
@@ -141,18 +133,13 @@ pub fn run(args: ServeArgs) -> u8 {
     if let Some(name) = &args.cookie {
         builder = builder.cookie(CookieConfig::new(name.clone()));
     }
-    let on_connect = Arc::clone(&sessions);
-    let on_disconnect = Arc::clone(&sessions);
-    let on_message = Arc::clone(&sessions);
     let server = builder
-        .on_connect(move |_, sid, req| {
-            // The session is not visible to `Server` methods until this returns.
-            let transport = match req.query("transport") {
-                Some("websocket") => Transport::WebSocket,
-                _ => Transport::Polling,
+        .on_connect(move |server, sid, req| {
+            let transport = server.transport(sid).unwrap_or(Transport::Polling);
+            let eio = match server.protocol(sid) {
+                Ok(ProtocolVersion::V3) => 3,
+                _ => 4,
             };
-            let eio = req.query("EIO").unwrap_or("4");
-            lock(&on_connect).insert(sid.to_string(), transport);
             if json_out {
                 out_event(
                     "connect",
@@ -160,7 +147,7 @@ pub fn run(args: ServeArgs) -> u8 {
                         ("sid", json!(sid.as_str())),
                         ("transport", json!(transport.as_str())),
                         ("remote", json!(req.remote_addr().to_string())),
-                        ("eio", json!(eio.parse::<u8>().unwrap_or(4))),
+                        ("eio", json!(eio)),
                     ],
                 );
             } else {
@@ -171,8 +158,20 @@ pub fn run(args: ServeArgs) -> u8 {
             }
             Ok(())
         })
+        .on_upgrade(move |_, sid, transport| {
+            if json_out {
+                out_event(
+                    "upgrade",
+                    &[
+                        ("sid", json!(sid.as_str())),
+                        ("transport", json!(transport.as_str())),
+                    ],
+                );
+            } else {
+                out_line(&format!("upgrade {sid} {transport}"));
+            }
+        })
         .on_message(move |server, sid, msg| {
-            note_upgrade(server, &on_message, sid.as_str(), json_out);
             if !quiet {
                 print_message(sid.as_str(), &msg, json_out);
             }
@@ -183,7 +182,6 @@ pub fn run(args: ServeArgs) -> u8 {
             }
         })
         .on_disconnect(move |_, sid, reason| {
-            lock(&on_disconnect).remove(sid.as_str());
             if json_out {
                 out_event(
                     "disconnect",
@@ -241,14 +239,9 @@ pub fn run(args: ServeArgs) -> u8 {
             if broadcast { "broadcast" } else { "echo" }
         ));
     }
-    watch_upgrades(&server, &sessions, json_out);
     read_commands(server.clone(), json_out);
     running.wait();
     EXIT_OK
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn print_message(sid: &str, msg: &Message, json_out: bool) {
@@ -263,52 +256,6 @@ fn print_message(sid: &str, msg: &Message, json_out: bool) {
         (Message::Text(t), false) => out_line(&format!("message {sid} {t}")),
         (Message::Binary(b), false) => out_line(&format!("message {sid} /bin {}", to_hex(b))),
     }
-}
-
-/// Prints an upgrade once the session's transport has changed.
-fn note_upgrade(server: &Server, sessions: &Sessions, sid: &str, json_out: bool) {
-    let Ok(now) = server.transport(sid) else {
-        return;
-    };
-    let changed = {
-        let mut s = lock(sessions);
-        match s.get_mut(sid) {
-            Some(t) if *t != now => {
-                *t = now;
-                true
-            }
-            _ => false,
-        }
-    };
-    if changed {
-        if json_out {
-            out_event(
-                "upgrade",
-                &[("sid", json!(sid)), ("transport", json!(now.as_str()))],
-            );
-        } else {
-            out_line(&format!("upgrade {sid} {now}"));
-        }
-    }
-}
-
-/// Looks for upgrades every 20 ms (see [`Sessions`]).
-fn watch_upgrades(server: &Server, sessions: &Sessions, json_out: bool) {
-    let server = server.clone();
-    let sessions = Arc::clone(sessions);
-    std::thread::spawn(move || {
-        while !server.is_shut_down() {
-            std::thread::sleep(Duration::from_millis(20));
-            let polling: Vec<String> = lock(&sessions)
-                .iter()
-                .filter(|(_, &t)| t == Transport::Polling)
-                .map(|(sid, _)| sid.clone())
-                .collect();
-            for sid in polling {
-                note_upgrade(&server, &sessions, &sid, json_out);
-            }
-        }
-    });
 }
 
 /// Stdin commands, on a thread of their own; the end of stdin stops only them.
