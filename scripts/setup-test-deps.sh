@@ -8,6 +8,8 @@
 #     requirements-test-v3.txt into ./.venv-v3
 #   - Debian's chromium at /usr/bin/chromium, driven by playwright-core for the
 #     browser tests
+#   - Debian's redis-server (the cluster tests), nginx and haproxy (the load-balancer
+#     test, scripts/test-load-balancers.sh)
 # Idempotent: when everything is present and up to date it only checks and exits.
 set -euo pipefail
 
@@ -91,6 +93,35 @@ if [[ ! -x /usr/bin/chromium ]]; then
     [[ -x /usr/bin/chromium ]] || die "chromium was installed but /usr/bin/chromium does not exist"
 else
     say "chromium present ($(/usr/bin/chromium --version 2>/dev/null || echo 'version unknown'))"
+fi
+
+# ---------------------------------------------------------------- redis, nginx, haproxy
+# Debian packages for the cluster tests (tests/cluster.rs) and the load-balancer
+# test. Installing them does not start their services (policy-rc.d or no init);
+# the tests start their own instances on loopback ports.
+debian_missing=()
+[[ -x /usr/bin/redis-server ]] || debian_missing+=(redis-server)
+[[ -x /usr/sbin/nginx ]] || debian_missing+=(nginx)
+[[ -x /usr/sbin/haproxy ]] || debian_missing+=(haproxy)
+if ((${#debian_missing[@]} > 0)); then
+    say "installing Debian ${debian_missing[*]} (apt-get)"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    else
+        die "${debian_missing[*]} missing and we are neither root nor have sudo; install the Debian packages"
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "${debian_missing[*]} missing and apt-get is not available; install them"
+    "${sudo[@]}" apt-get update -q || die "apt-get update failed"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${debian_missing[@]}" ||
+        die "apt-get install ${debian_missing[*]} failed"
+    for binary in /usr/bin/redis-server /usr/sbin/nginx /usr/sbin/haproxy; do
+        [[ -x "$binary" ]] || die "installed, but $binary does not exist"
+    done
+else
+    say "redis-server, nginx and haproxy present"
 fi
 
 say "all test dependencies present"
