@@ -31,7 +31,7 @@ pub struct ClusterConfig {
     pub(crate) url: String,
     pub(crate) channel_prefix: String,
     pub(crate) node_id: Option<String>,
-    pub(crate) max_queue: usize,
+    pub(crate) max_queued_bytes: usize,
     pub(crate) max_message_bytes: usize,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) node_timeout: Duration,
@@ -51,7 +51,7 @@ impl ClusterConfig {
             url: url.into(),
             channel_prefix: "engineio".into(),
             node_id: None,
-            max_queue: 4096,
+            max_queued_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
             heartbeat_interval: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
@@ -79,12 +79,14 @@ impl ClusterConfig {
         self
     }
 
-    /// How many cluster messages may wait for the publisher thread; beyond it, cluster
-    /// operations fail at once with [`ErrorKind::ClusterUnavailable`] instead of
-    /// waiting. Defaults to 4096; 1 to 1,000,000.
+    /// The most bytes of cluster messages that may wait for the publisher thread (each
+    /// operation counts its messages' bytes plus 64 bytes per node it goes to); beyond
+    /// it, cluster operations fail at once with [`ErrorKind::ClusterUnavailable`]
+    /// instead of waiting. Defaults to 16 MiB; 1 KiB to 1 GiB, and at least
+    /// [`max_message_bytes`](Self::max_message_bytes).
     #[must_use]
-    pub fn max_queue(mut self, messages: usize) -> ClusterConfig {
-        self.max_queue = messages;
+    pub fn max_queued_bytes(mut self, bytes: usize) -> ClusterConfig {
+        self.max_queued_bytes = bytes;
         self
     }
 
@@ -145,12 +147,17 @@ impl ClusterConfig {
                 ));
             }
         }
-        check_size("cluster max_queue", self.max_queue, 1, 1_000_000)?;
         check_size(
             "cluster max_message_bytes",
             self.max_message_bytes,
             1024,
             64 << 20,
+        )?;
+        check_size(
+            "cluster max_queued_bytes",
+            self.max_queued_bytes,
+            self.max_message_bytes.max(1024),
+            1 << 30,
         )?;
         check_duration(
             "cluster heartbeat_interval",
@@ -190,7 +197,10 @@ mod tests {
             ("channel_prefix", |c| c.channel_prefix("a b")),
             ("node_id", |c| c.node_id("a_b")),
             ("node_id", |c| c.node_id("x".repeat(33))),
-            ("max_queue", |c| c.max_queue(0)),
+            ("max_queued_bytes", |c| c.max_queued_bytes(0)),
+            ("max_queued_bytes", |c| {
+                c.max_message_bytes(4 << 20).max_queued_bytes(2 << 20)
+            }),
             ("max_message_bytes", |c| c.max_message_bytes(10)),
             ("max_message_bytes", |c| c.max_message_bytes(usize::MAX)),
             ("heartbeat_interval", |c| {
@@ -211,7 +221,7 @@ mod tests {
         }
         ClusterConfig::new("redis://127.0.0.1/")
             .node_id("n1")
-            .max_queue(1)
+            .max_queued_bytes(1024)
             .max_message_bytes(1024)
             .heartbeat_interval(Duration::from_millis(10))
             .node_timeout(Duration::from_millis(20))

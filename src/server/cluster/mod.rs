@@ -34,7 +34,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 pub use self::config::ClusterConfig;
@@ -56,6 +56,18 @@ const SID_SEPARATOR: char = '_';
 /// that an operation reaching several nodes is queued whole or not at all.
 pub(crate) struct Outbound(Vec<(String, Vec<u8>)>);
 
+/// What each (channel, payload) pair costs against `max_queued_bytes`, beyond its bytes.
+const QUEUE_OVERHEAD: usize = 64;
+
+impl Outbound {
+    fn cost(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(c, p)| c.len() + p.len() + QUEUE_OVERHEAD)
+            .sum()
+    }
+}
+
 /// What a node knows of another one, from its heartbeats.
 struct Peer {
     sessions: u64,
@@ -69,6 +81,8 @@ pub(crate) struct Shared {
     node_id: String,
     /// Tells this process's node apart from another one with the same id.
     instance: u64,
+    /// Bytes waiting in the outgoing queue (see [`Outbound::cost`]).
+    queued_bytes: std::sync::atomic::AtomicUsize,
     client: ::redis::Client,
     all_channel: String,
     node_channel: String,
@@ -122,13 +136,15 @@ impl Cluster {
         let all_channel = format!("{}#all", config.channel_prefix);
         let node_channel = format!("{}#node#{node_id}", config.channel_prefix);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
-        let (queue, queue_rx) = crossbeam_channel::bounded(config.max_queue);
+        // Bounded in bytes (`max_queued_bytes`), by `enqueue`.
+        let (queue, queue_rx) = crossbeam_channel::unbounded();
         Ok(Cluster {
             shared: Arc::new(Shared {
                 shown_url: redact(&config.url),
                 config,
                 node_id,
                 instance,
+                queued_bytes: std::sync::atomic::AtomicUsize::new(0),
                 client,
                 all_channel,
                 node_channel,
@@ -243,17 +259,25 @@ impl Cluster {
     }
 
     fn enqueue(&self, out: Outbound) -> Result<()> {
-        match self.queue.try_send(out) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Error::new(
+        let cost = out.cost();
+        let max = self.shared.config.max_queued_bytes;
+        let queued = &self.shared.queued_bytes;
+        let before = queued.fetch_add(cost, Ordering::SeqCst);
+        if before + cost > max {
+            queued.fetch_sub(cost, Ordering::SeqCst);
+            return Err(Error::new(
                 ErrorKind::ClusterUnavailable,
                 format!(
-                    "the cluster's outgoing queue is full ({} messages waiting for Redis)",
-                    self.shared.config.max_queue
+                    "the cluster's outgoing queue is full ({before} bytes waiting for Redis; \
+                     max_queued_bytes is {max})"
                 ),
-            )),
-            Err(TrySendError::Disconnected(_)) => Err(Error::from_kind(ErrorKind::Shutdown)),
+            ));
         }
+        if self.queue.send(out).is_err() {
+            queued.fetch_sub(cost, Ordering::SeqCst);
+            return Err(Error::from_kind(ErrorKind::Shutdown));
+        }
+        Ok(())
     }
 
     fn node_channel(&self, node: &str) -> String {
@@ -334,6 +358,11 @@ impl Shared {
         }
         let _ = self.stop_rx.recv_timeout(d);
         !self.stopping()
+    }
+
+    /// The publisher took `out` from the queue.
+    fn dequeued(&self, out: &Outbound) {
+        self.queued_bytes.fetch_sub(out.cost(), Ordering::SeqCst);
     }
 
     fn thread_ended(&self) {
@@ -453,7 +482,7 @@ impl Inner {
 /// With [`ServerBuilder::cluster`](super::ServerBuilder::cluster), servers in several
 /// processes reach each other's sessions through Redis. These methods never wait on
 /// the network: an operation that needs another node puts one message on a bounded
-/// queue ([`ClusterConfig::max_queue`]) and returns; the node's publisher thread sends
+/// queue ([`ClusterConfig::max_queued_bytes`]) and returns; the node's publisher thread sends
 /// it. They fail at once, sending nothing, with
 /// [`ErrorKind::ClusterUnavailable`] while the node has no working connection to
 /// Redis (it reconnects by itself) or when the queue is full, and with
@@ -714,6 +743,31 @@ mod tests {
         assert!(config::valid_node_id(&id) && id.len() == 8, "{id}");
         let sid = Sid::prefixed(&id, &Sid::generate().unwrap());
         assert_eq!(owner(&sid), Some(id.as_str()));
+    }
+
+    #[test]
+    fn the_outgoing_queue_is_bounded_in_bytes() {
+        // No threads: nothing drains the queue.
+        let c = Cluster::new(
+            ClusterConfig::new("redis://127.0.0.1:1/")
+                .max_message_bytes(1024)
+                .max_queued_bytes(4096),
+        )
+        .unwrap();
+        let one = || Outbound(vec![("ch".into(), vec![0u8; 900])]);
+        let cost = one().cost();
+        let fits = 4096 / cost;
+        for _ in 0..fits {
+            c.enqueue(one()).unwrap();
+        }
+        let e = c.enqueue(one()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ClusterUnavailable, "{e}");
+        assert!(e.to_string().contains("max_queued_bytes"), "{e}");
+        // Taken by the publisher: room again.
+        let out = c.queue_rx.recv().unwrap();
+        c.shared.dequeued(&out);
+        c.enqueue(one()).unwrap();
+        assert_eq!(c.shared.queued_bytes.load(Ordering::SeqCst), fits * cost);
     }
 
     #[test]

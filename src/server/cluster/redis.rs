@@ -100,8 +100,9 @@ pub(super) fn publisher(shared: Arc<Shared>, queue: Receiver<Outbound>, server: 
             let wait = next_beat.saturating_duration_since(Instant::now());
             select! {
                 recv(queue) -> out => {
-                    let Ok(Outbound(items)) = out else { return };
-                    for (channel, payload) in &items {
+                    let Ok(out) = out else { return };
+                    shared.dequeued(&out);
+                    for (channel, payload) in &out.0 {
                         if let Err(e) = publish(&mut con, channel, payload) {
                             failure = Some(e);
                             break;
@@ -121,7 +122,7 @@ pub(super) fn publisher(shared: Arc<Shared>, queue: Receiver<Outbound>, server: 
         match failure {
             Some(e) => {
                 shared.set_connection(&shared.publisher_up, false, &e);
-                let dropped = queue.try_iter().count();
+                let dropped = queue.try_iter().map(|out| shared.dequeued(&out)).count();
                 if dropped > 0 {
                     log::warn!(
                         "cluster: {dropped} cluster message(s) dropped: Redis went away before they were sent"
