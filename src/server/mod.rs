@@ -46,7 +46,8 @@
 //! session's ping and timeout deadlines, and one watchdog thread moves connections
 //! away from slow handlers. Sends never wait for a peer: a WebSocket peer that stops
 //! reading gets a short-lived flusher thread of its own, bounded by the write
-//! timeout, and nobody else waits for it.
+//! timeout, and nobody else waits for it. A server in a cluster (feature `redis`,
+//! `ServerBuilder::cluster`) has two more: a publisher and a subscriber for Redis.
 
 mod app;
 mod close;
