@@ -8,18 +8,22 @@
 //!
 //! Flags: `--addr` (default 127.0.0.1:5000), `--ping-interval-ms`, `--ping-timeout-ms`,
 //! `--max-payload`, `--cors-origin` (repeatable; `*` for any; absent: same origin
-//! only), `--transports` (polling, websocket or both, comma-separated).
+//! only), `--transports` (polling, websocket or both, comma-separated), `--cookie`
+//! (the `io` cookie, for sticky load balancing), `--redis URL` (join a cluster, built
+//! with the `redis` feature; then the text `broadcast:<text>` sends `<text>` to every
+//! session of the cluster) and `--node-id ID`.
 //! It prints `listening on http://ADDR` once it accepts connections, then one line per
 //! session event: `connect SID TRANSPORT` and `disconnect SID REASON`.
 
 use std::time::Duration;
 
-use engineio::server::{App, CorsPolicy, Server, Transport};
+use engineio::server::{App, CookieConfig, CorsPolicy, Server, ServerBuilder, Transport};
 
 const USAGE: &str =
     "usage: echo_server [--addr HOST:PORT] [--ping-interval-ms MS] [--ping-timeout-ms MS]
                    [--max-payload BYTES] [--cors-origin ORIGIN]... [--transports polling,websocket]
-                   [--allow-eio3] [--tls-cert FILE --tls-key FILE]
+                   [--allow-eio3] [--tls-cert FILE --tls-key FILE] [--cookie]
+                   [--redis URL [--node-id ID]]
 
 An Engine.IO echo server: every message comes back as it was sent; the text
 `close-me` makes the server close the session. Prints `listening on http://ADDR`,
@@ -34,6 +38,13 @@ then `connect SID TRANSPORT` and `disconnect SID REASON` lines.
   --allow-eio3         also accept Engine.IO v3 clients (Socket.IO 2.x era)
   --tls-cert, --tls-key  serve https/wss with this PEM certificate chain and key
                        (built with the `tls` feature: cargo run --features tls ...)
+  --cookie             set the `io` cookie (the sid) on handshakes, for load balancers
+  --redis              join the cluster of servers using this Redis server
+                       (redis://host:port/; built with the `redis` feature); then the
+                       text `broadcast:<text>` sends <text> to every session of the
+                       cluster, and `count` answers `count:<sessions in the cluster>`
+  --node-id            this server's node id in the cluster (letters and digits;
+                       default random), the prefix of its sids
 
 Set RUST_LOG (for example RUST_LOG=engineio=debug) to see the library's log.";
 
@@ -50,6 +61,7 @@ fn main() {
     let mut builder = Server::builder();
     let mut origins: Vec<String> = Vec::new();
     let (mut tls_cert, mut tls_key): (Option<String>, Option<String>) = (None, None);
+    let (mut redis, mut node_id): (Option<String>, Option<String>) = (None, None);
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next().unwrap_or_else(|| {
@@ -70,6 +82,9 @@ fn main() {
             "--cors-origin" => origins.push(value()),
             "--tls-cert" => tls_cert = Some(value()),
             "--tls-key" => tls_key = Some(value()),
+            "--cookie" => builder = builder.cookie(CookieConfig::default()),
+            "--redis" => redis = Some(value()),
+            "--node-id" => node_id = Some(value()),
             "--transports" => {
                 let list: Vec<Transport> = value()
                     .split(',')
@@ -93,15 +108,24 @@ fn main() {
     if !origins.is_empty() {
         builder = builder.cors(CorsPolicy::list(origins));
     }
+    let clustered = redis.is_some();
+    if let Some(url) = redis {
+        builder = join_cluster(builder, url, node_id);
+    } else if node_id.is_some() {
+        eprintln!("echo_server: --node-id needs --redis\n\n{USAGE}");
+        std::process::exit(2)
+    }
     let server = builder
         .on_connect(|_, sid, req| {
             println!("connect {sid} {}", req.query("transport").unwrap_or(""));
             Ok(())
         })
         .on_disconnect(|_, sid, reason| println!("disconnect {sid} {reason}"))
-        .on_message(|server, sid, msg| {
+        .on_message(move |server, sid, msg| {
             if msg.as_text() == Some("close-me") {
                 let _ = server.disconnect(sid);
+            } else if clustered {
+                cluster_message(server, sid, msg);
             } else {
                 let _ = server.send(sid, msg);
             }
@@ -145,6 +169,51 @@ fn with_tls(_: App, _: &str, _: &str) -> App {
         "echo_server: built without TLS; run it with `cargo run --features tls --example echo_server`"
     );
     std::process::exit(2)
+}
+
+#[cfg(feature = "redis")]
+fn join_cluster(builder: ServerBuilder, url: String, node_id: Option<String>) -> ServerBuilder {
+    let mut cluster = engineio::server::ClusterConfig::new(url);
+    if let Some(id) = node_id {
+        cluster = cluster.node_id(id);
+    }
+    builder.cluster(cluster)
+}
+
+#[cfg(not(feature = "redis"))]
+fn join_cluster(_: ServerBuilder, _: String, _: Option<String>) -> ServerBuilder {
+    eprintln!(
+        "echo_server: built without the cluster; run it with `cargo run --features redis --example echo_server`"
+    );
+    std::process::exit(2)
+}
+
+/// In a cluster: `broadcast:<text>` sends `<text>` to every session of the cluster,
+/// `count` answers `count:<sessions in the cluster>`, anything else is echoed.
+#[cfg(feature = "redis")]
+fn cluster_message(server: &Server, sid: &engineio::Sid, msg: engineio::Message) {
+    match msg.as_text() {
+        Some(text) if text.starts_with("broadcast:") => {
+            if let Err(e) = server.cluster_broadcast(&text["broadcast:".len()..]) {
+                let _ = server.send(sid, format!("error:{e}"));
+            }
+        }
+        Some("count") => {
+            let reply = match server.cluster_session_count() {
+                Ok(n) => format!("count:{n}"),
+                Err(e) => format!("error:{e}"),
+            };
+            let _ = server.send(sid, reply);
+        }
+        _ => {
+            let _ = server.send(sid, msg);
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn cluster_message(server: &Server, sid: &engineio::Sid, msg: engineio::Message) {
+    let _ = server.send(sid, msg);
 }
 
 fn number(s: &str) -> u64 {

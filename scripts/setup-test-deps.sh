@@ -10,6 +10,8 @@
 #     browser tests
 #   - Debian's tmux, the pseudo-terminal the command-line tool's interactive tests
 #     type into (cli/tests/interactive.rs)
+#   - Debian's redis-server (the cluster tests), nginx and haproxy (the load-balancer
+#     test, scripts/test-load-balancers.sh)
 # Idempotent: when everything is present and up to date it only checks and exits.
 set -euo pipefail
 
@@ -113,6 +115,21 @@ if ! command -v tmux >/dev/null 2>&1; then
     command -v tmux >/dev/null 2>&1 || die "tmux was installed but is not on PATH"
 else
     say "tmux present ($(tmux -V))"
+fi
+
+# ---------------------------------------------------------------- redis, nginx, haproxy
+# Debian packages for the cluster tests (tests/cluster.rs) and the load-balancer
+# test. Installing them does not start their services (policy-rc.d or no init);
+# the tests start their own instances on loopback ports.
+for pair in redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx haproxy:/usr/sbin/haproxy; do
+    package="${pair%%:*}" binary="${pair#*:}"
+    if [[ ! -x "$binary" ]]; then
+        say "installing Debian $package (apt-get)"
+        apt_install "$package" "$binary"
+        [[ -x "$binary" ]] || die "$package was installed but $binary does not exist"
+    else
+        say "$package present"
+    fi
 fi
 
 say "all test dependencies present"

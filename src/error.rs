@@ -29,8 +29,9 @@ pub enum ErrorKind {
     /// The server was shut down.
     Shutdown,
     /// A message the transport cannot carry (a text message containing U+001E on
-    /// v4 polling, or a message larger than the server's `maxPayload`). Nothing was
-    /// sent; the session is unaffected.
+    /// v4 polling, a message larger than the server's `maxPayload`, or a cluster
+    /// message larger than the cluster's `ClusterConfig::max_message_bytes`).
+    /// Nothing was sent; the session is unaffected.
     InvalidMessage,
     /// The client could not reach the server: the name did not resolve, the
     /// connection was refused or timed out, or the WebSocket handshake failed at the
@@ -71,6 +72,14 @@ pub enum ErrorKind {
     /// [`abort`](crate::client::Client::abort) from another thread. The client is
     /// disconnected and no session was kept; connect again if you still want one.
     Aborted,
+    /// A cluster operation (`Server::cluster_broadcast` and the other `cluster_*`
+    /// methods of the server, feature `redis`) cannot be carried out now:
+    /// the node has no working connection to Redis (it reconnects by itself, with
+    /// back-off), its outgoing cluster queue is full, or the server was built without
+    /// a cluster. Nothing was sent, to this node's sessions or to others. Retry later,
+    /// or fall back to the local methods (`Server::broadcast`, `Server::send`), which
+    /// keep working without Redis.
+    ClusterUnavailable,
 }
 
 impl ErrorKind {
@@ -94,6 +103,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "outgoing queue full",
             ErrorKind::Reentrant => "session data already in use by this thread",
             ErrorKind::Aborted => "connect aborted",
+            ErrorKind::ClusterUnavailable => "cluster unavailable",
         }
     }
 }

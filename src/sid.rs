@@ -52,6 +52,12 @@ impl Sid {
         ok.then(|| Sid(s.into()))
     }
 
+    /// `<prefix>_<sid>`: a cluster node's sid, naming its node.
+    #[cfg(feature = "redis")]
+    pub(crate) fn prefixed(prefix: &str, sid: &Sid) -> Sid {
+        Sid(format!("{prefix}_{sid}").into())
+    }
+
     /// The sid as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -114,6 +114,8 @@ pub struct ServerBuilder {
     config: Config,
     handlers: Handlers,
     transports: Option<Vec<Transport>>,
+    #[cfg(feature = "redis")]
+    cluster: Option<super::ClusterConfig>,
 }
 
 impl ServerBuilder {
@@ -122,6 +124,8 @@ impl ServerBuilder {
             config: Config::default(),
             handlers: Handlers::default(),
             transports: None,
+            #[cfg(feature = "redis")]
+            cluster: None,
         }
     }
 
@@ -285,6 +289,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Makes this server a node of a cluster whose servers reach each other's sessions
+    /// through Redis (feature `redis`): see the `cluster_*` methods of [`Server`], such
+    /// as [`Server::cluster_broadcast`]. The node's sids then start with its node id
+    /// (`<node id>_`, a custom [`sid_generator`](Self::sid_generator)'s ids included).
+    /// `build` checks the options and starts the node's two threads, which connect to
+    /// Redis in the background (and reconnect whenever it goes away). Defaults to no
+    /// cluster.
+    #[cfg(feature = "redis")]
+    pub fn cluster(mut self, cluster: super::ClusterConfig) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
     /// The most TCP connections served at once; beyond it new connections are answered
     /// `503` and closed. Defaults to 10,000; 1 to 1,000,000.
     pub fn max_connections(mut self, n: usize) -> Self {
@@ -416,8 +433,18 @@ impl ServerBuilder {
             c.websocket = t.contains(&Transport::WebSocket);
         }
         c.validate()?;
+        #[cfg(feature = "redis")]
+        let cluster = self.cluster.map(super::cluster::Cluster::new).transpose()?;
         let inner = Arc::new(Inner::new(self.config, self.handlers));
         inner.start_threads()?;
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = cluster {
+            let cluster = inner.cluster.get_or_init(|| cluster);
+            if let Err(e) = cluster.start(Arc::downgrade(&inner)) {
+                inner.shutdown();
+                return Err(e.into());
+            }
+        }
         Ok(Server::from_inner(inner))
     }
 }

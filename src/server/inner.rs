@@ -35,6 +35,9 @@ pub(crate) struct Inner {
     pub(crate) listenings: AtomicUsize,
     /// Accepted sessions whose disconnect handler has not run yet.
     pub(crate) disconnects_due: AtomicUsize,
+    /// The cluster this server is in, set once by `build` (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) cluster: std::sync::OnceLock<super::cluster::Cluster>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,6 +63,8 @@ impl Inner {
             stopped: Condvar::new(),
             listenings: AtomicUsize::new(0),
             disconnects_due: AtomicUsize::new(0),
+            #[cfg(feature = "redis")]
+            cluster: std::sync::OnceLock::new(),
         }
     }
 
@@ -144,6 +149,9 @@ impl Inner {
                 },
                 None => Sid::generate()?,
             };
+            // In a cluster, the sid names its node (`<node id>_<sid>`).
+            #[cfg(feature = "redis")]
+            let sid = self.cluster_sid(sid);
             let session = Arc::new(Session::with_version(
                 sid,
                 transport,

@@ -72,6 +72,8 @@ impl Inner {
                 log::warn!("shutdown: {left} disconnect handler(s) still to run");
             }
         }
+        #[cfg(feature = "redis")]
+        self.stop_cluster(!from_handler);
         self.heartbeat.stop();
         self.watchdog().stop();
         self.pool().stop();

@@ -49,10 +49,13 @@
 //! session's ping and timeout deadlines, and one watchdog thread moves connections
 //! away from slow handlers. Sends never wait for a peer: a WebSocket peer that stops
 //! reading gets a short-lived flusher thread of its own, bounded by the write
-//! timeout, and nobody else waits for it.
+//! timeout, and nobody else waits for it. A server in a cluster (feature `redis`,
+//! `ServerBuilder::cluster`) has two more: a publisher and a subscriber for Redis.
 
 mod app;
 mod close;
+#[cfg(feature = "redis")]
+mod cluster;
 mod config;
 pub mod cookie;
 pub mod cors;
@@ -80,6 +83,8 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use self::app::{App, Listening};
+#[cfg(feature = "redis")]
+pub use self::cluster::ClusterConfig;
 pub use self::config::ServerBuilder;
 pub use self::cookie::{CookieConfig, SameSite};
 pub use self::cors::CorsPolicy;
@@ -362,7 +367,10 @@ impl Server {
     ///   1 s after their sockets are shut down;
     /// - disconnect handlers: up to 5 s for them all to have run (they run on dispatch
     ///   threads, or on the connection thread of a session whose handler is busy);
-    /// - the heartbeat and watchdog threads: at once.
+    /// - the heartbeat and watchdog threads: at once;
+    /// - in a cluster (feature `redis`), the publisher and subscriber threads: up to
+    ///   3 s (the publisher first tells the other nodes that this one leaves, within
+    ///   Redis's 2 s command timeout).
     ///
     /// Threads running the application's code are never waited for beyond these bounds:
     /// a connection whose thread runs a slow handler is closed under it, and the thread

@@ -195,7 +195,11 @@ function main() {
         setTimeout(maybeClose, opts.holdMs);
         return;
       }
-      if (Date.now() < held) return;
+      // A timer may fire a millisecond before Date.now() reaches `held`: wait the rest.
+      if (Date.now() < held) {
+        setTimeout(maybeClose, held - Date.now() + 1);
+        return;
+      }
     }
     const transport = socket.transport ? socket.transport.name : 'none';
     lastTransport = transport;

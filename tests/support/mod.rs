@@ -859,3 +859,187 @@ pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
         .expect("spawn watchdog thread");
     Watchdog { disarm: Some(tx) }
 }
+
+// ------------------------------------------------------------------ redis (cluster tests)
+
+/// Path of example `name` built with the `redis` feature (a copy named
+/// `<name>-redis`, as [`example_binary_tls`] does for `tls`).
+#[allow(dead_code)]
+pub fn example_binary_redis(name: &str) -> PathBuf {
+    static BUILT_REDIS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT_REDIS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
+    let plain = example_binary(name);
+    let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--example",
+        name,
+        "--features",
+        "redis",
+    ]);
+    if plain
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        == Some(OsStr::new("release"))
+    {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    let copy = plain.with_file_name(format!("{name}-redis{}", std::env::consts::EXE_SUFFIX));
+    let tmp = plain.with_file_name(format!("{name}-redis.{}.tmp", std::process::id()));
+    std::fs::copy(&plain, &tmp).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
+    std::fs::rename(&tmp, &copy).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
+    built.push((name.to_string(), copy.clone()));
+    copy
+}
+
+/// `redis-server`: `ENGINEIO_REDIS_SERVER`, else `redis-server` on `PATH`.
+#[allow(dead_code)]
+pub fn redis_server_binary() -> Option<PathBuf> {
+    match env_path("ENGINEIO_REDIS_SERVER") {
+        Some(p) if p.is_file() => Some(p),
+        Some(_) => None,
+        None => which("redis-server")
+            .or_else(|| Some(PathBuf::from("/usr/bin/redis-server")).filter(|p| p.is_file())),
+    }
+}
+
+/// Whether `redis-server` can be run; as [`interop_available`]: panics when interop
+/// is required (`scripts/test.sh` installs Debian's `redis-server`), else prints SKIP.
+#[allow(dead_code)]
+pub fn redis_available(what: &str) -> bool {
+    if redis_server_binary().is_some() {
+        return true;
+    }
+    if require_interop() {
+        panic!("{what}: redis-server not found on PATH (set ENGINEIO_REDIS_SERVER, or run scripts/test.sh, which installs Debian's redis-server)");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {what}: redis-server not found (apt-get install redis-server, or run scripts/test.sh)"
+    );
+    false
+}
+
+/// A `redis-server` of our own on an ephemeral 127.0.0.1 port, with no persistence;
+/// killed on drop. [`stop`](Self::stop) and [`start`](Self::start) restart it on the
+/// same port.
+pub struct RedisServer {
+    child: Option<Child>,
+    /// The port it listens on (kept across restarts).
+    pub port: u16,
+    dir: PathBuf,
+}
+
+#[allow(dead_code)]
+impl RedisServer {
+    /// Starts one and waits (10 s at most) until it answers `PING`.
+    pub fn start_new() -> RedisServer {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("engineio-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create redis dir");
+        let mut r = RedisServer {
+            child: None,
+            port,
+            dir,
+        };
+        r.start();
+        r
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts it (again) on its port and waits until it answers `PING`.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "redis-server already running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut cmd = Command::new(redis_server_binary().expect("redis-server"));
+            cmd.current_dir(&self.dir)
+                .args(["--port", &self.port.to_string()])
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--daemonize", "no", "--protected-mode", "no"])
+                .args(["--loglevel", "warning"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+            register_child(child.id());
+            loop {
+                if redis_ping(self.port) {
+                    self.child = Some(child);
+                    return;
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    // The port may be held a moment longer by the previous instance.
+                    unregister_child(child.id());
+                    assert!(
+                        Instant::now() < deadline,
+                        "redis-server on port {} exited: {status}",
+                        self.port
+                    );
+                    thread::sleep(Duration::from_millis(100));
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server on port {} does not answer PING",
+                    self.port
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Kills it (its clients see their connections reset).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            unregister_child(child.id());
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Whether a Redis server on `port` answers `PING` with `+PONG`.
+pub fn redis_ping(port: u16) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
