@@ -59,6 +59,8 @@ pub struct Paths {
     pub python: PathBuf,
     /// The Node.js binary.
     pub node: PathBuf,
+    /// `redis-server`, for the cluster scenario (see [`crate::redis::default_program`]).
+    pub redis: PathBuf,
 }
 
 /// Every contender, in report order.
@@ -139,10 +141,22 @@ pub struct Running {
 impl Contender {
     /// Starts the server and waits (up to 30 s) for it to print its address.
     pub fn start(&self, log_dir: &Path) -> Result<Running, String> {
-        let log = log_dir.join(format!("{}.stderr.log", self.name));
+        self.start_with(log_dir, &[], self.name)
+    }
+
+    /// Starts the server with `extra` arguments after its own, its stderr in
+    /// `<log_name>.stderr.log`, and waits (up to 30 s) for it to print its address.
+    pub fn start_with(
+        &self,
+        log_dir: &Path,
+        extra: &[String],
+        log_name: &str,
+    ) -> Result<Running, String> {
+        let log = log_dir.join(format!("{log_name}.stderr.log"));
         let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
+            .args(extra)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -270,6 +284,7 @@ pub fn versions(p: &Paths) -> Vec<(String, String)> {
         ],
     );
     add("python", py);
+    add("redis-server", command_output(&p.redis, &["--version"]));
     add("rustc", command_output(Path::new("rustc"), &["--version"]));
     add(
         "kernel",

@@ -6,6 +6,7 @@
 
 pub mod contenders;
 pub mod procstat;
+pub mod redis;
 pub mod report;
 pub mod scenarios;
 pub mod svg;

@@ -16,22 +16,24 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use eio_bench::contenders::{self, Contender, Paths, Running, Speaks};
 use eio_bench::gen::Kind;
 use eio_bench::report::{self, ContenderResult, Results};
-use eio_bench::scenarios::{broadcast, echo, handshake, idle, Outcome, Settings};
+use eio_bench::scenarios::{broadcast, cluster, echo, handshake, idle, Outcome, Settings};
 use eio_bench::svg;
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "idle",
     "latency",
     "throughput",
     "handshake",
     "polling",
     "broadcast",
+    "cluster",
 ];
 
 const USAGE: &str = "usage:
   eio-bench all [--quick] [--contenders ours,node,python,engineioxide,raw-ws,raw-tcp]
-                [--scenarios idle,latency,throughput,handshake,polling,broadcast]
-                [--ours-bin PATH] [--python PATH] [--node PATH] [--out DIR] [--readme]
+                [--scenarios idle,latency,throughput,handshake,polling,broadcast,cluster]
+                [--ours-bin PATH] [--python PATH] [--node PATH] [--redis-server PATH]
+                [--out DIR] [--readme]
                 [--idle-steps 1000,5000] [--idle-hold SECS] [--broadcast-clients N]
   eio-bench report RESULTS.json [--readme]
   eio-bench serve NAME       (start one contender and print its address)";
@@ -87,6 +89,7 @@ fn parse(args: &[String]) -> Result<(Options, Vec<String>), String> {
             python: env_path("EIO_BENCH_PYTHON")
                 .unwrap_or_else(|| repo.join("bench").join(".venv").join("bin").join("python")),
             node: env_path("EIO_BENCH_NODE").unwrap_or_else(|| PathBuf::from("node")),
+            redis: eio_bench::redis::default_program(),
             bin_dir,
             repo,
         },
@@ -105,6 +108,7 @@ fn parse(args: &[String]) -> Result<(Options, Vec<String>), String> {
             "--ours-bin" => o.paths.ours_bin = PathBuf::from(value()?),
             "--python" => o.paths.python = PathBuf::from(value()?),
             "--node" => o.paths.node = PathBuf::from(value()?),
+            "--redis-server" => o.paths.redis = PathBuf::from(value()?),
             "--out" => o.out = Some(PathBuf::from(value()?)),
             "--idle-steps" => {
                 let steps: Result<Vec<usize>, _> = value()?.split(',').map(str::parse).collect();
@@ -197,7 +201,7 @@ fn run_all(args: &[String]) -> i32 {
     };
     for c in &list {
         eprintln!("== {} ({})", c.label, c.name);
-        let r = run_contender(c, &o.scenarios, &results.settings, &log_dir);
+        let r = run_contender(c, &o.scenarios, &results.settings, &log_dir, &o.paths);
         results.contenders.push(r);
         results.duration_secs = started.elapsed().as_secs_f64();
         if let Err(e) = write_outputs(&results, &base, false) {
@@ -228,6 +232,7 @@ fn run_contender(
     scenarios: &[String],
     s: &Settings,
     logs: &Path,
+    paths: &Paths,
 ) -> ContenderResult {
     let mut r = ContenderResult {
         name: c.name.to_string(),
@@ -269,6 +274,13 @@ fn run_contender(
         r.broadcast = Some(with_server(c, logs, "(f) broadcast", |srv| {
             broadcast::run(srv, s)
         }));
+    }
+    if wants("cluster") && c.name == "ours" {
+        let t = Instant::now();
+        let result = cluster::run(c, &paths.redis, logs, s);
+        settle();
+        print_outcome("(g) cluster broadcast", t, &result);
+        r.cluster_broadcast = Some(Outcome::from(result));
     }
     r
 }
@@ -318,13 +330,18 @@ fn with_server<T: serde::Serialize>(
         }
         Err(e) => Err(e),
     };
-    let summary = match &result {
+    print_outcome(what, t, &result);
+    Outcome::from(result)
+}
+
+/// One line on stderr: the scenario, its time, its figures or its failure.
+fn print_outcome<T: serde::Serialize>(what: &str, t: Instant, result: &Result<T, String>) {
+    let summary = match result {
         Ok(v) => serde_json::to_string(v).unwrap_or_default(),
         Err(e) => format!("FAILED: {e}"),
     };
     let summary: String = summary.chars().take(400).collect();
     eprintln!("  {what} [{:.1} s]: {summary}", t.elapsed().as_secs_f64());
-    Outcome::from(result)
 }
 
 fn write_outputs(r: &Results, base: &Path, readme: bool) -> Result<(), String> {

@@ -55,6 +55,9 @@ pub struct ContenderResult {
     /// (f)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<Outcome<Broadcast>>,
+    /// (g) the (f) broadcast over several processes through Redis (ours only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_broadcast: Option<Outcome<Broadcast>>,
 }
 
 impl Results {
@@ -417,8 +420,46 @@ fn broadcast_table(md: &mut String, r: &Results) {
             b.generator_cpu_ms_per_round,
             ratio(ours.map(|o| o.median_all_ms), Some(b.median_all_ms))
         );
+        if let Some(g) = &c.cluster_broadcast {
+            let label = format!(
+                "{}, {} processes through Redis (g)",
+                c.label, r.settings.cluster_nodes
+            );
+            match &g.ok {
+                Some(b) => {
+                    let _ = writeln!(
+                        md,
+                        "| {label} | {} | {:.1} | {:.1} | {:.1} | {} |",
+                        int(b.clients as f64),
+                        b.median_all_ms,
+                        b.median_p50_ms,
+                        b.generator_cpu_ms_per_round,
+                        ratio(ours.map(|o| o.median_all_ms), Some(b.median_all_ms))
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        md,
+                        "| {label} | {} | | | | |",
+                        missing(&c.cluster_broadcast)
+                    );
+                }
+            }
+        }
     }
     let _ = writeln!(md);
+    if r.contenders.iter().any(|c| c.cluster_broadcast.is_some()) {
+        let _ = writeln!(
+            md,
+            "(g): the same clients spread evenly over {} `bench-ours --redis` processes \
+             sharing one local `redis-server`; one client on the first process sends \
+             `broadcast:<tag>`, which that process sends to its own sessions and \
+             publishes once (`Server::cluster_broadcast`); the others receive it from \
+             Redis. Time to the last client on any process, from the same generator \
+             clock as (f).\n",
+            r.settings.cluster_nodes
+        );
+    }
 }
 
 /// A target's verdict.

@@ -237,6 +237,13 @@ impl Gen {
         })
     }
 
+    /// Points the connections started from now on at `target`; those open stay where
+    /// they are. One generator (one thread, one clock) can so hold sessions on several
+    /// servers, e.g. the nodes of a cluster.
+    pub fn retarget(&mut self, target: Target) {
+        self.target = target;
+    }
+
     /// Connections alive now (connecting included).
     pub fn live(&self) -> usize {
         self.live

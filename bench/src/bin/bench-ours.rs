@@ -6,21 +6,28 @@
 //! `broadcast:`, whose rest goes to every connected session.
 //!
 //! ```text
-//! bench-ours [--port 0] [--transports polling,websocket]
+//! bench-ours [--port 0] [--transports polling,websocket] [--redis URL --node-id ID]
 //! ```
+//! With `--redis`, the server joins a cluster over Redis (the cluster scenario) and
+//! `broadcast:` goes to every session of the cluster (`Server::cluster_broadcast`).
 //! Prints `listening on http://127.0.0.1:PORT` once it accepts connections.
 
 use std::time::Duration;
 
-use engineio::server::{App, CorsPolicy, Server, ServerBuilder, Transport};
+use engineio::server::{App, ClusterConfig, CorsPolicy, Server, ServerBuilder, Transport};
+
+const USAGE: &str =
+    "usage: bench-ours [--port N] [--transports polling,websocket] [--redis URL --node-id ID]";
 
 fn main() {
     let mut port = 0u16;
     let mut transports = vec![Transport::Polling, Transport::WebSocket];
+    let mut redis = None;
+    let mut node_id = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
-            println!("usage: bench-ours [--port N] [--transports polling,websocket]");
+            println!("{USAGE}");
             return;
         }
         let value = args.next().unwrap_or_else(|| usage(&flag));
@@ -36,10 +43,20 @@ fn main() {
                     })
                     .collect()
             }
+            "--redis" => redis = Some(value),
+            "--node-id" => node_id = Some(value),
             _ => usage(&flag),
         }
     }
-    let server = builder(&transports).build().unwrap_or_else(|e| die(&e));
+    let mut builder = builder(&transports, redis.is_some());
+    if let Some(url) = redis {
+        let mut config = ClusterConfig::new(url);
+        if let Some(id) = node_id {
+            config = config.node_id(id);
+        }
+        builder = builder.cluster(config);
+    }
+    let server = builder.build().unwrap_or_else(|e| die(&e));
     let running = App::new(server)
         .listen(("127.0.0.1", port))
         .unwrap_or_else(|e| die(&e));
@@ -47,7 +64,7 @@ fn main() {
     running.wait();
 }
 
-fn builder(transports: &[Transport]) -> ServerBuilder {
+fn builder(transports: &[Transport], cluster: bool) -> ServerBuilder {
     Server::builder()
         .transports(transports)
         .ping_interval(Duration::from_secs(25))
@@ -58,9 +75,16 @@ fn builder(transports: &[Transport]) -> ServerBuilder {
         .cors_credentials(false)
         // The default (10,000) is below the idle scenario's 15k sessions.
         .max_connections(19_000)
-        .on_message(|server, sid, msg| match msg.as_text() {
+        .on_message(move |server, sid, msg| match msg.as_text() {
             Some(text) if text.starts_with("broadcast:") => {
-                server.broadcast(&text["broadcast:".len()..]);
+                let rest = &text["broadcast:".len()..];
+                if cluster {
+                    if let Err(e) = server.cluster_broadcast(rest) {
+                        eprintln!("bench-ours: cluster broadcast: {e}");
+                    }
+                } else {
+                    server.broadcast(rest);
+                }
             }
             _ => {
                 let _ = server.send(sid, msg);
@@ -70,7 +94,7 @@ fn builder(transports: &[Transport]) -> ServerBuilder {
 
 fn usage(flag: &str) -> ! {
     eprintln!("bench-ours: bad or missing value for {flag}");
-    eprintln!("usage: bench-ours [--port N] [--transports polling,websocket]");
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{generator, ramp, Sessions, Settings};
 use crate::contenders::Running;
-use crate::gen::{Event, Kind};
+use crate::gen::{ConnId, Event, Gen, Kind};
 use crate::procstat;
 
 /// How long one broadcast may take before the round is called failed.
@@ -63,36 +63,67 @@ pub fn run(server: &Running, s: &Settings) -> Result<Broadcast, String> {
         ));
     }
     let sender = r.ready[0];
-    let mut rounds = Vec::new();
+    let result = rounds(&mut gen, &mut sessions, sender, n, s.broadcast_rounds);
+    gen.close_all();
+    result
+}
+
+/// One broadcast: `broadcast:<tag>` from `sender`, then the generator's clock until
+/// every ready session has `<tag>` or `timeout` passes. The delay of each receipt.
+pub fn round(
+    gen: &mut Gen,
+    sessions: &mut Sessions,
+    sender: ConnId,
+    tag: &str,
+    timeout: Duration,
+) -> Result<Vec<Duration>, String> {
     let mut events = Vec::new();
-    let mut own_cpu = std::time::Duration::ZERO;
-    for round in 0..s.broadcast_rounds {
-        std::thread::sleep(Duration::from_millis(300));
-        let tag = format!("round-{round}");
-        let cpu_before = procstat::own_cpu();
-        let sent = Instant::now();
-        gen.send_text(sender, &format!("broadcast:{tag}"));
-        let mut delays: Vec<Duration> = Vec::with_capacity(n);
-        let deadline = sent + ROUND_TIMEOUT;
-        while delays.len() < sessions.ready && Instant::now() < deadline {
-            events.clear();
-            gen.turn(Some(Duration::from_millis(20)), &mut events)
-                .map_err(|e| format!("poll: {e}"))?;
-            for ev in events.drain(..) {
-                match ev {
-                    Event::Message(_, data, at) if data == tag.as_bytes() => {
-                        delays.push(at.saturating_duration_since(sent))
-                    }
-                    Event::Closed(id, _) => {
-                        sessions.closed(id);
-                    }
-                    _ => {}
+    let sent = Instant::now();
+    gen.send_text(sender, &format!("broadcast:{tag}"));
+    let mut delays: Vec<Duration> = Vec::with_capacity(sessions.ready);
+    let deadline = sent + timeout;
+    while delays.len() < sessions.ready && Instant::now() < deadline {
+        events.clear();
+        gen.turn(Some(Duration::from_millis(20)), &mut events)
+            .map_err(|e| format!("poll: {e}"))?;
+        for ev in events.drain(..) {
+            match ev {
+                Event::Message(_, data, at) if data == tag.as_bytes() => {
+                    delays.push(at.saturating_duration_since(sent))
                 }
+                Event::Closed(id, _) => {
+                    sessions.closed(id);
+                }
+                _ => {}
             }
         }
+    }
+    Ok(delays)
+}
+
+/// `count` measured broadcasts to `n` sessions, 300 ms apart, from `sender`.
+pub fn rounds(
+    gen: &mut Gen,
+    sessions: &mut Sessions,
+    sender: ConnId,
+    n: usize,
+    count: usize,
+) -> Result<Broadcast, String> {
+    let mut rounds = Vec::new();
+    let mut own_cpu = std::time::Duration::ZERO;
+    for round_no in 0..count {
+        std::thread::sleep(Duration::from_millis(300));
+        let cpu_before = procstat::own_cpu();
+        let mut delays = round(
+            gen,
+            sessions,
+            sender,
+            &format!("round-{round_no}"),
+            ROUND_TIMEOUT,
+        )?;
         own_cpu += procstat::own_cpu().saturating_sub(cpu_before);
         if delays.is_empty() {
-            return Err(format!("round {round}: nobody received the broadcast"));
+            return Err(format!("round {round_no}: nobody received the broadcast"));
         }
         delays.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -102,15 +133,13 @@ pub fn run(server: &Running, s: &Settings) -> Result<Broadcast, String> {
             reached: delays.len(),
         });
         if delays.len() < n {
-            gen.close_all();
             return Err(format!(
-                "round {round}: reached {} of {n} clients within {} s",
+                "round {round_no}: reached {} of {n} clients within {} s",
                 delays.len(),
                 ROUND_TIMEOUT.as_secs()
             ));
         }
     }
-    gen.close_all();
     let median = |f: fn(&Round) -> f64| {
         let mut v: Vec<f64> = rounds.iter().map(f).collect();
         v.sort_by(f64::total_cmp);

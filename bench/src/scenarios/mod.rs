@@ -2,6 +2,7 @@
 //! opening many sessions with bounded concurrency, latency histograms, CPU windows.
 
 pub mod broadcast;
+pub mod cluster;
 pub mod echo;
 pub mod handshake;
 pub mod idle;
@@ -46,8 +47,11 @@ pub struct Settings {
     pub handshake_secs: f64,
     /// (f) WebSocket clients receiving each broadcast.
     pub broadcast_clients: usize,
-    /// (f) broadcasts sent (the median is reported).
+    /// (f), (g) broadcasts sent (the median is reported).
     pub broadcast_rounds: usize,
+    /// (g) server processes sharing the (f) clients through Redis.
+    #[serde(default = "three")]
+    pub cluster_nodes: usize,
     /// The message size, bytes (text).
     pub message_bytes: usize,
     /// Ramps stop when the machine has this many threads (pids are shared
@@ -74,6 +78,7 @@ impl Settings {
             handshake_secs: 5.0,
             broadcast_clients: 10_000,
             broadcast_rounds: 5,
+            cluster_nodes: 3,
             message_bytes: 20,
             max_machine_threads: 26_000,
         }
@@ -101,6 +106,10 @@ impl Settings {
     pub fn payload(&self) -> String {
         "x".repeat(self.message_bytes)
     }
+}
+
+fn three() -> usize {
+    3
 }
 
 /// A scenario's outcome for one contender: its figures, or why there are none.
