@@ -130,6 +130,6 @@ for pair in redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx haproxy:/us
     else
         say "$package present"
     fi
-fi
+done
 
 say "all test dependencies present"

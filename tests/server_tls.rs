@@ -12,7 +12,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use engineio::client::{Client, Event, Events};
-use engineio::server::{App, Listening, Server, ServerBuilder, StaticFiles, TlsConfig};
+use engineio::server::{
+    App, CookieConfig, Listening, Server, ServerBuilder, StaticFiles, TlsConfig,
+};
 use engineio::{ErrorKind, Message, Transport};
 
 mod support;
@@ -85,6 +87,12 @@ fn tls_connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Tls {
 
 /// One HTTP/1.1 request on `tls`; the status and body.
 fn request(tls: &mut Tls, head: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = request_full(tls, head);
+    (status, body)
+}
+
+/// One HTTP/1.1 request on `tls`; the status, the response head and the body.
+fn request_full(tls: &mut Tls, head: &str) -> (u16, String, Vec<u8>) {
     tls.write_all(head.as_bytes()).unwrap();
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
@@ -105,7 +113,7 @@ fn request(tls: &mut Tls, head: &str) -> (u16, Vec<u8>) {
         .map_or(0, |v| v.trim().parse().unwrap());
     let mut body = vec![0; len];
     tls.read_exact(&mut body).unwrap();
-    (status, body)
+    (status, head, body)
 }
 
 #[test]
@@ -157,27 +165,40 @@ fn requests_over_tls_are_secure_and_same_origin_is_https() {
     let secure = Arc::new(Mutex::new(Vec::new()));
     let s2 = secure.clone();
     let app = tls_server(
-        Server::builder().on_connect(move |_, _, req| {
-            s2.lock().unwrap().push(req.is_secure());
-            Ok(())
-        }),
+        Server::builder()
+            .on_connect(move |_, _, req| {
+                s2.lock().unwrap().push(req.is_secure());
+                Ok(())
+            })
+            // The cookie is `Secure` on TLS connections.
+            .cookie(CookieConfig::new("io").dynamic(|req, cookie| {
+                if req.is_secure() {
+                    *cookie = cookie.clone().secure(true);
+                }
+            })),
         &pki,
     );
     let config = client_config(&pki.ca_pem, None);
     let a = app.local_addr();
     let handshake = |origin: &str| {
         let mut tls = tls_connect(a, config.clone());
-        request(
+        let (status, head, _) = request_full(
             &mut tls,
             &format!(
                 "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {a}\r\nOrigin: {origin}\r\n\r\n"
             ),
-        )
-        .0
+        );
+        (status, head)
     };
     // O-3: the same origin is the https one.
-    assert_eq!(handshake(&format!("https://{a}")), 200);
-    assert_eq!(handshake(&format!("http://{a}")), 400);
+    let (status, head) = handshake(&format!("https://{a}"));
+    assert_eq!(status, 200);
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: io="))
+        .unwrap_or_else(|| panic!("no io cookie: {head}"));
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(handshake(&format!("http://{a}")).0, 400);
     assert_eq!(secure.lock().unwrap().as_slice(), [true]);
 }
 

@@ -184,9 +184,10 @@ impl CookieConfig {
     /// ```
     /// use engineio::server::cookie::CookieConfig;
     ///
-    /// // Mark the cookie `Secure` when a TLS-terminating proxy says the page is HTTPS.
+    /// // Mark the cookie `Secure` on https: served by this server (`App::tls`), or by a
+    /// // TLS-terminating proxy that says so.
     /// let cookie = CookieConfig::default().dynamic(|request, cookie| {
-    ///     if request.header("x-forwarded-proto") == Some("https") {
+    ///     if request.is_secure() || request.header("x-forwarded-proto") == Some("https") {
     ///         *cookie = cookie.clone().secure(true);
     ///     }
     /// });
