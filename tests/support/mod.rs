@@ -323,9 +323,16 @@ fn cargo_build(profile_dir: &Path) -> Command {
 /// next to the examples, so that a later plain build cannot replace it under us).
 #[allow(dead_code)]
 pub fn example_binary_tls(name: &str) -> PathBuf {
-    static BUILT_TLS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
-    let mut built = BUILT_TLS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+    example_binary_with_feature(name, "tls")
+}
+
+/// Path of example `name` built with `feature`, copied aside as `<name>-<feature>`;
+/// built once per process.
+fn example_binary_with_feature(name: &str, feature: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let key = format!("{name}-{feature}");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| *n == key) {
         return path.clone();
     }
     let plain = example_binary(name);
@@ -335,22 +342,22 @@ pub fn example_binary_tls(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("examples live in target/<profile>/examples");
     let mut cmd = cargo_build(profile_dir);
-    cmd.args(["--example", name, "--features", "tls"]);
+    cmd.args(["--example", name, "--features", feature]);
     let status = cmd
         .stdin(Stdio::null())
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(status.success(), "{cmd:?} failed: {status}");
-    let copy = plain.with_file_name(format!("{name}-tls{}", std::env::consts::EXE_SUFFIX));
+    let copy = plain.with_file_name(format!("{key}{}", std::env::consts::EXE_SUFFIX));
     // Copied aside, then renamed over: another test process may be running the old one.
-    let tmp = plain.with_file_name(format!("{name}-tls.{}.tmp", std::process::id()));
+    let tmp = plain.with_file_name(format!("{key}.{}.tmp", std::process::id()));
     std::fs::copy(&plain, &tmp).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
     std::fs::rename(&tmp, &copy).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
-    built.push((name.to_string(), copy.clone()));
+    built.push((key, copy.clone()));
     copy
 }
 
-/// Serialises the TLS builds of examples with the plain ones in this process.
+/// Serialises the feature builds of examples with the plain ones in this process.
 static BUILDS: Mutex<()> = Mutex::new(());
 
 /// Path of the built example `name`, next to the running test binary
@@ -866,40 +873,7 @@ pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
 /// `<name>-redis`, as [`example_binary_tls`] does for `tls`).
 #[allow(dead_code)]
 pub fn example_binary_redis(name: &str) -> PathBuf {
-    static BUILT_REDIS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
-    let mut built = BUILT_REDIS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
-        return path.clone();
-    }
-    let plain = example_binary(name);
-    let _serial = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "--example",
-        name,
-        "--features",
-        "redis",
-    ]);
-    if plain
-        .parent()
-        .and_then(|p| p.parent())
-        .and_then(|p| p.file_name())
-        == Some(OsStr::new("release"))
-    {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .stdin(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(status.success(), "{cmd:?} failed: {status}");
-    let copy = plain.with_file_name(format!("{name}-redis{}", std::env::consts::EXE_SUFFIX));
-    let tmp = plain.with_file_name(format!("{name}-redis.{}.tmp", std::process::id()));
-    std::fs::copy(&plain, &tmp).unwrap_or_else(|e| panic!("copying {}: {e}", plain.display()));
-    std::fs::rename(&tmp, &copy).unwrap_or_else(|e| panic!("renaming {}: {e}", tmp.display()));
-    built.push((name.to_string(), copy.clone()));
-    copy
+    example_binary_with_feature(name, "redis")
 }
 
 /// `redis-server`: `ENGINEIO_REDIS_SERVER`, else `redis-server` on `PATH`.
