@@ -134,6 +134,7 @@ pub fn run(args: BenchArgs) -> u8 {
         host: target.authority.clone(),
         path: target.path.clone(),
         query,
+        tls: None,
     }) {
         Ok(g) => g,
         Err(e) => return fail(&format!("cannot start the load generator: {e}")),
