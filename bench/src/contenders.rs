@@ -41,6 +41,9 @@ pub struct Contender {
     pub label: &'static str,
     /// Its protocol.
     pub speaks: Speaks,
+    /// Whether it serves https/wss given `--tls-cert FILE --tls-key FILE` (the tls
+    /// scenario).
+    pub tls: bool,
     program: PathBuf,
     args: Vec<String>,
     cwd: PathBuf,
@@ -71,6 +74,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "ours",
             label: "engineio (ours)",
             speaks: Speaks::EngineIo,
+            tls: true,
             program: p.ours_bin.clone(),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -79,6 +83,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "node",
             label: "Node engine.io + ws",
             speaks: Speaks::EngineIo,
+            tls: true,
             program: p.node.clone(),
             args: [
                 vec![servers.join("node_server.mjs").display().to_string()],
@@ -91,6 +96,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "python",
             label: "python-engineio threading",
             speaks: Speaks::EngineIo,
+            tls: false,
             program: p.python.clone(),
             args: [
                 vec![servers.join("python_server.py").display().to_string()],
@@ -103,6 +109,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "engineioxide",
             label: "engineioxide (tokio)",
             speaks: Speaks::EngineIo,
+            tls: false,
             program: bin("bench-engineioxide"),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -111,6 +118,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "raw-ws",
             label: "raw tungstenite echo",
             speaks: Speaks::RawWs,
+            tls: false,
             program: bin("bench-raw-ws"),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -119,6 +127,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "raw-tcp",
             label: "raw TCP echo",
             speaks: Speaks::RawTcp,
+            tls: false,
             program: bin("bench-raw-tcp"),
             args: port0,
             cwd: p.repo.clone(),
@@ -139,10 +148,17 @@ pub struct Running {
 impl Contender {
     /// Starts the server and waits (up to 30 s) for it to print its address.
     pub fn start(&self, log_dir: &Path) -> Result<Running, String> {
+        self.start_with(log_dir, &[])
+    }
+
+    /// Starts the server with `extra` arguments after its usual ones (`--tls-cert
+    /// FILE --tls-key FILE`) and waits (up to 30 s) for it to print its address.
+    pub fn start_with(&self, log_dir: &Path, extra: &[String]) -> Result<Running, String> {
         let log = log_dir.join(format!("{}.stderr.log", self.name));
         let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
+            .args(extra)
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -366,6 +382,10 @@ mod tests {
         assert_eq!(
             listening_addr("listening on ws://127.0.0.1:41/"),
             Some("127.0.0.1:41".parse().unwrap())
+        );
+        assert_eq!(
+            listening_addr("listening on https://127.0.0.1:443"),
+            Some("127.0.0.1:443".parse().unwrap())
         );
         assert_eq!(listening_addr("hello"), None);
     }

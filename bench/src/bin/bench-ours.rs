@@ -6,26 +6,34 @@
 //! `broadcast:`, whose rest goes to every connected session.
 //!
 //! ```text
-//! bench-ours [--port 0] [--transports polling,websocket]
+//! bench-ours [--port 0] [--transports polling,websocket] [--tls-cert FILE --tls-key FILE]
 //! ```
-//! Prints `listening on http://127.0.0.1:PORT` once it accepts connections.
+//! Prints `listening on http://127.0.0.1:PORT` once it accepts connections (`https://`
+//! with `--tls-cert` and `--tls-key`: https and wss with that PEM certificate chain and
+//! key, the library's `tls` feature).
 
 use std::time::Duration;
 
-use engineio::server::{App, CorsPolicy, Server, ServerBuilder, Transport};
+use engineio::server::{App, CorsPolicy, Server, ServerBuilder, TlsConfig, Transport};
+
+const USAGE: &str =
+    "usage: bench-ours [--port N] [--transports polling,websocket] [--tls-cert FILE --tls-key FILE]";
 
 fn main() {
     let mut port = 0u16;
     let mut transports = vec![Transport::Polling, Transport::WebSocket];
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
-            println!("usage: bench-ours [--port N] [--transports polling,websocket]");
+            println!("{USAGE}");
             return;
         }
         let value = args.next().unwrap_or_else(|| usage(&flag));
         match flag.as_str() {
             "--port" => port = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             "--transports" => {
                 transports = value
                     .split(',')
@@ -40,10 +48,16 @@ fn main() {
         }
     }
     let server = builder(&transports).build().unwrap_or_else(|e| die(&e));
-    let running = App::new(server)
-        .listen(("127.0.0.1", port))
-        .unwrap_or_else(|e| die(&e));
-    println!("listening on http://{}", running.local_addr());
+    let (app, scheme) = match (tls_cert, tls_key) {
+        (None, None) => (App::new(server), "http"),
+        (Some(cert), Some(key)) => {
+            let tls = TlsConfig::from_pem_files(&cert, &key).unwrap_or_else(|e| die(&e));
+            (App::new(server).tls(tls), "https")
+        }
+        _ => usage("--tls-cert"),
+    };
+    let running = app.listen(("127.0.0.1", port)).unwrap_or_else(|e| die(&e));
+    println!("listening on {scheme}://{}", running.local_addr());
     running.wait();
 }
 
@@ -69,8 +83,8 @@ fn builder(transports: &[Transport]) -> ServerBuilder {
 }
 
 fn usage(flag: &str) -> ! {
-    eprintln!("bench-ours: bad or missing value for {flag}");
-    eprintln!("usage: bench-ours [--port N] [--transports polling,websocket]");
+    eprintln!("bench-ours: bad or missing value for {flag} (--tls-cert and --tls-key go together)");
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
