@@ -41,6 +41,9 @@ pub struct Contender {
     pub label: &'static str,
     /// Its protocol.
     pub speaks: Speaks,
+    /// Whether it serves https/wss given `--tls-cert FILE --tls-key FILE` (the tls
+    /// scenario).
+    pub tls: bool,
     program: PathBuf,
     args: Vec<String>,
     cwd: PathBuf,
@@ -73,6 +76,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "ours",
             label: "engineio (ours)",
             speaks: Speaks::EngineIo,
+            tls: true,
             program: p.ours_bin.clone(),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -81,6 +85,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "node",
             label: "Node engine.io + ws",
             speaks: Speaks::EngineIo,
+            tls: true,
             program: p.node.clone(),
             args: [
                 vec![servers.join("node_server.mjs").display().to_string()],
@@ -93,6 +98,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "python",
             label: "python-engineio threading",
             speaks: Speaks::EngineIo,
+            tls: false,
             program: p.python.clone(),
             args: [
                 vec![servers.join("python_server.py").display().to_string()],
@@ -105,6 +111,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "engineioxide",
             label: "engineioxide (tokio)",
             speaks: Speaks::EngineIo,
+            tls: false,
             program: bin("bench-engineioxide"),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -113,6 +120,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "raw-ws",
             label: "raw tungstenite echo",
             speaks: Speaks::RawWs,
+            tls: false,
             program: bin("bench-raw-ws"),
             args: port0.clone(),
             cwd: p.repo.clone(),
@@ -121,6 +129,7 @@ pub fn all(p: &Paths) -> Vec<Contender> {
             name: "raw-tcp",
             label: "raw TCP echo",
             speaks: Speaks::RawTcp,
+            tls: false,
             program: bin("bench-raw-tcp"),
             args: port0,
             cwd: p.repo.clone(),
@@ -381,6 +390,10 @@ mod tests {
         assert_eq!(
             listening_addr("listening on ws://127.0.0.1:41/"),
             Some("127.0.0.1:41".parse().unwrap())
+        );
+        assert_eq!(
+            listening_addr("listening on https://127.0.0.1:443"),
+            Some("127.0.0.1:443".parse().unwrap())
         );
         assert_eq!(listening_addr("hello"), None);
     }

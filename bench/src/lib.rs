@@ -5,6 +5,7 @@
 //! Run it with `bench/run.sh` (see `bench/README.md`).
 
 pub mod contenders;
+pub mod pki;
 pub mod procstat;
 pub mod redis;
 pub mod report;

@@ -2,7 +2,7 @@
 //! and writes the results (JSON), the report (Markdown) and the chart (SVG).
 //!
 //! ```text
-//! eio-bench all [--quick] [--contenders ours,node,...] [--scenarios idle,latency,...]
+//! eio-bench all [--quick] [--contenders ours,node,...] [--scenarios idle,latency,...,tls]
 //!               [--ours-bin PATH] [--python PATH] [--node PATH] [--out DIR] [--readme]
 //!               [--idle-steps 1000,5000] [--idle-hold SECS] [--broadcast-clients N]
 //! eio-bench report RESULTS.json [--readme]
@@ -15,23 +15,25 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use eio_bench::contenders::{self, Contender, Paths, Running, Speaks};
 use eio_bench::gen::Kind;
+use eio_bench::pki::Certificate;
 use eio_bench::report::{self, ContenderResult, Results};
-use eio_bench::scenarios::{broadcast, cluster, echo, handshake, idle, Outcome, Settings};
+use eio_bench::scenarios::{broadcast, cluster, echo, handshake, idle, tls, Outcome, Settings};
 use eio_bench::svg;
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "idle",
     "latency",
     "throughput",
     "handshake",
     "polling",
     "broadcast",
+    "tls",
     "cluster",
 ];
 
 const USAGE: &str = "usage:
   eio-bench all [--quick] [--contenders ours,node,python,engineioxide,raw-ws,raw-tcp]
-                [--scenarios idle,latency,throughput,handshake,polling,broadcast,cluster]
+                [--scenarios idle,latency,throughput,handshake,polling,broadcast,tls,cluster]
                 [--ours-bin PATH] [--python PATH] [--node PATH] [--redis-server PATH]
                 [--out DIR] [--readme]
                 [--idle-steps 1000,5000] [--idle-hold SECS] [--broadcast-clients N]
@@ -189,6 +191,18 @@ fn run_all(args: &[String]) -> i32 {
         eprintln!("{}: {e}", log_dir.display());
         return 1;
     }
+    // The tls scenario's certificate: made now, removed when the run ends.
+    let cert = if o.scenarios.iter().any(|s| s == "tls") {
+        match Certificate::generate() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let started = Instant::now();
     let stamp = utc_stamp(SystemTime::now());
     let base = out_dir.join(format!("{}-{}", &stamp[..10], settings.mode));
@@ -201,7 +215,14 @@ fn run_all(args: &[String]) -> i32 {
     };
     for c in &list {
         eprintln!("== {} ({})", c.label, c.name);
-        let r = run_contender(c, &o.scenarios, &results.settings, &log_dir, &o.paths);
+        let r = run_contender(
+            c,
+            &o.scenarios,
+            &results.settings,
+            &log_dir,
+            &o.paths,
+            cert.as_ref(),
+        );
         results.contenders.push(r);
         results.duration_secs = started.elapsed().as_secs_f64();
         if let Err(e) = write_outputs(&results, &base, false) {
@@ -233,6 +254,7 @@ fn run_contender(
     s: &Settings,
     logs: &Path,
     paths: &Paths,
+    cert: Option<&Certificate>,
 ) -> ContenderResult {
     let mut r = ContenderResult {
         name: c.name.to_string(),
@@ -275,11 +297,26 @@ fn run_contender(
             broadcast::run(srv, s)
         }));
     }
+    if let Some(cert) = cert.filter(|_| wants("tls") && eio && c.tls) {
+        r.tls = Some(with_server_args(
+            c,
+            logs,
+            "(g) echo over TLS",
+            (&cert.server_args(), "-tls"),
+            |srv| tls::run(srv, Some(cert), s),
+        ));
+        r.tls_plain = Some(with_server(
+            c,
+            logs,
+            "(g) plain echo, for comparison",
+            |srv| tls::run(srv, None, s),
+        ));
+    }
     if wants("cluster") && c.name == "ours" {
         let t = Instant::now();
         let result = cluster::run(c, &paths.redis, logs, s);
         settle();
-        print_outcome("(g) cluster broadcast", t, &result);
+        print_outcome("(h) cluster broadcast", t, &result);
         r.cluster_broadcast = Some(Outcome::from(result));
     }
     r
@@ -316,8 +353,20 @@ fn with_server<T: serde::Serialize>(
     what: &str,
     f: impl FnOnce(&mut Running) -> Result<T, String>,
 ) -> Outcome<T> {
+    with_server_args(c, logs, what, (&[], ""), f)
+}
+
+/// [`with_server`], the contender started with `extra` arguments, its stderr in
+/// `<name><log_suffix>.stderr.log`.
+fn with_server_args<T: serde::Serialize>(
+    c: &Contender,
+    logs: &Path,
+    what: &str,
+    (extra, log_suffix): (&[String], &str),
+    f: impl FnOnce(&mut Running) -> Result<T, String>,
+) -> Outcome<T> {
     let t = Instant::now();
-    let result = match c.start(logs) {
+    let result = match c.start_with(logs, extra, &format!("{}{log_suffix}", c.name)) {
         Ok(mut srv) => {
             let r = f(&mut srv);
             let r = match r {

@@ -10,6 +10,7 @@ use crate::scenarios::broadcast::Broadcast;
 use crate::scenarios::echo::{LatencyPoint, Throughput};
 use crate::scenarios::handshake::Handshakes;
 use crate::scenarios::idle::Idle;
+use crate::scenarios::tls::EchoSide;
 use crate::scenarios::{Outcome, Settings};
 
 /// Everything one run measured.
@@ -55,9 +56,15 @@ pub struct ContenderResult {
     /// (f)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<Outcome<Broadcast>>,
-    /// (g) the (f) broadcast over several processes through Redis (ours only)
+    /// (h) the (f) broadcast over several processes through Redis (ours only)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_broadcast: Option<Outcome<Broadcast>>,
+    /// (g) WebSocket echo over TLS
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Outcome<EchoSide>>,
+    /// (g) the same, plain, for comparison
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_plain: Option<Outcome<EchoSide>>,
 }
 
 impl Results {
@@ -154,6 +161,7 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         |c| &c.polling_echo,
     );
     broadcast_table(&mut md, r);
+    tls_tables(&mut md, r);
     targets(&mut md, r);
     let _ = writeln!(md, "### Versions and settings\n");
     let _ = writeln!(md, "| | |\n|---|---|");
@@ -170,7 +178,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
          (b) {} connections, {} s per rate after {} s warm-up; latency from each \
          message's scheduled send time (no coordinated omission); a rate is sustained \
          when every echo came back and p99 ≤ 1 s. (c), (e) {} connections, one message \
-         in flight each, {} s. (d) {} clients looping, {} s each. (f) {} clients, {} rounds, median reported.\n",
+         in flight each, {} s. (d) {} clients looping, {} s each. (f) {} clients, {} rounds, median reported. \
+         (g) as (b) at {:?} msg/s and (c), over TLS and plain.\n",
         s.message_bytes,
         s.idle_steps,
         s.idle_hold_secs,
@@ -184,7 +193,8 @@ pub fn markdown(r: &Results, svg_name: &str) -> String {
         s.handshake_clients,
         s.handshake_secs,
         s.broadcast_clients,
-        s.broadcast_rounds
+        s.broadcast_rounds,
+        s.tls_rates
     );
     md
 }
@@ -462,6 +472,162 @@ fn broadcast_table(md: &mut String, r: &Results) {
     }
 }
 
+/// The rows of (g): each contender that ran it, over TLS then plain.
+fn tls_rows(r: &Results) -> Vec<(&ContenderResult, &'static str, &Option<Outcome<EchoSide>>)> {
+    let mut rows = Vec::new();
+    for c in &r.contenders {
+        if c.tls.is_some() || c.tls_plain.is_some() {
+            rows.push((c, "TLS", &c.tls));
+            rows.push((c, "plain", &c.tls_plain));
+        }
+    }
+    rows
+}
+
+/// A contender's (g) figures over `over` ("TLS" or "plain").
+fn side<'a>(c: &'a ContenderResult, over: &str) -> Option<&'a EchoSide> {
+    if over == "TLS" {
+        ok(&c.tls)
+    } else {
+        ok(&c.tls_plain)
+    }
+}
+
+/// `x (1.23× plain)` for a TLS row, `x` for a plain one.
+fn vs_plain(value: String, tls: Option<f64>, plain: Option<f64>, over: &str) -> String {
+    match (over, tls, plain) {
+        ("TLS", Some(t), Some(p)) if p > 0.0 => format!("{value} ({:.2}× plain)", t / p),
+        _ => value,
+    }
+}
+
+fn tls_tables(md: &mut String, r: &Results) {
+    let rows = tls_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    let ours = r.get("ours");
+    let _ = writeln!(
+        md,
+        "### (g) WebSocket echo over TLS (wss), beside plain WebSocket\n"
+    );
+    let _ = writeln!(md, "Closed loop, as (c):\n");
+    let _ = writeln!(
+        md,
+        "| Contender | over | msg/s | server CPU µs/msg | server CPU | generator CPU | RTT p50 / p99 (ms) | ours ÷ theirs (msg/s) | ours ÷ theirs (CPU/msg) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for &(c, over, o) in &rows {
+        let Some(e) = ok(o) else {
+            let _ = writeln!(md, "| {} | {over} | {} | | | | | | |", c.label, missing(o));
+            continue;
+        };
+        let t = &e.throughput;
+        let plain = side(c, "plain").map(|p| &p.throughput);
+        let mine = ours.and_then(|o| side(o, over)).map(|m| &m.throughput);
+        let _ = writeln!(
+            md,
+            "| {} | {over} | {} | {} | {:.0}% | {:.0}% | {} / {} | {} | {} |",
+            c.label,
+            vs_plain(
+                int(t.msgs_per_sec),
+                Some(t.msgs_per_sec),
+                plain.map(|p| p.msgs_per_sec),
+                over
+            ),
+            vs_plain(
+                format!("{:.1}", t.server_cpu_us_per_msg),
+                Some(t.server_cpu_us_per_msg),
+                plain.map(|p| p.server_cpu_us_per_msg),
+                over
+            ),
+            t.server_cpu_pct,
+            t.generator_cpu_pct,
+            ms(t.rtt.p50_us),
+            ms(t.rtt.p99_us),
+            ratio(mine.map(|m| m.msgs_per_sec), Some(t.msgs_per_sec)),
+            ratio(
+                mine.map(|m| m.server_cpu_us_per_msg),
+                Some(t.server_cpu_us_per_msg)
+            )
+        );
+    }
+    let rates = &r.settings.tls_rates;
+    let _ = writeln!(
+        md,
+        "\nOpen loop at fixed offered rates, as (b): p50 / p99 / p99.9 (ms), and the server's CPU per message over the window:\n"
+    );
+    let mut head = "| Contender | over |".to_string();
+    let mut rule = "|---|---|".to_string();
+    for rate in rates {
+        let _ = write!(
+            head,
+            " {} msg/s | server CPU µs/msg | ours ÷ theirs (CPU/msg) |",
+            int(*rate as f64)
+        );
+        rule.push_str("---|---|---|");
+    }
+    let _ = writeln!(md, "{head}\n{rule}");
+    for &(c, over, o) in &rows {
+        let Some(e) = ok(o) else {
+            let _ = writeln!(md, "| {} | {over} | {} |", c.label, missing(o));
+            continue;
+        };
+        let mut row = format!("| {} | {over} |", c.label);
+        let plain = side(c, "plain");
+        let mine = ours.and_then(|o| side(o, over));
+        let at = |s: Option<&EchoSide>, rate: u64| -> Option<LatencyPoint> {
+            s?.latency.iter().find(|p| p.rate == rate).cloned()
+        };
+        for &rate in rates {
+            let Some(p) = at(Some(e), rate) else {
+                row.push_str(" not run | | |");
+                continue;
+            };
+            let mark = if p.sustained {
+                ""
+            } else {
+                " ✗ not sustained"
+            };
+            let cpu = p.server_cpu_us_per_msg;
+            let _ = write!(
+                row,
+                " {} / {} / {}{mark} | {} | {} |",
+                ms(p.rtt.p50_us),
+                ms(p.rtt.p99_us),
+                ms(p.rtt.p999_us),
+                cpu.map(|c| vs_plain(
+                    format!("{c:.1}"),
+                    Some(c),
+                    at(plain, rate).and_then(|p| p.server_cpu_us_per_msg),
+                    over
+                ))
+                .unwrap_or_else(|| "–".into()),
+                ratio(at(mine, rate).and_then(|m| m.server_cpu_us_per_msg), cpu)
+            );
+        }
+        let _ = writeln!(md, "{row}");
+    }
+    let sessions: Vec<String> = r
+        .contenders
+        .iter()
+        .filter_map(|c| Some(format!("{} ({})", ok(&c.tls)?.session.as_deref()?, c.label)))
+        .collect();
+    let _ = writeln!(
+        md,
+        "\nTLS agreed: {}. Certificate: {}. Each connection makes its own handshake before \
+         its session opens; the figures are measured on open sessions. The plain rows are \
+         the same contender measured the same way on a fresh server right after; \
+         `(N× plain)` is the TLS figure divided by the plain one. A rate is not run after \
+         one the contender did not sustain.\n",
+        if sessions.is_empty() {
+            "–".to_string()
+        } else {
+            sessions.join("; ")
+        },
+        crate::pki::DESCRIPTION
+    );
+}
+
 /// A target's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -727,6 +893,69 @@ mod tests {
         assert_eq!(int(1234567.4), "1,234,567");
     }
 
+    fn side(msgs: f64, cpu: f64, session: Option<&str>) -> Option<Outcome<EchoSide>> {
+        let t = throughput(msgs)?.ok?;
+        Some(Outcome::from(Ok(EchoSide {
+            session: session.map(str::to_owned),
+            latency: vec![LatencyPoint {
+                rate: 10_000,
+                sent: 15_000,
+                received: 15_000,
+                rtt: Percentiles {
+                    p50_us: 100,
+                    p99_us: 1_500,
+                    p999_us: 3_000,
+                    max_us: 4_000,
+                    count: 15_000,
+                },
+                sustained: true,
+                server_cpu_us_per_msg: Some(cpu),
+                note: None,
+            }],
+            throughput: Throughput {
+                server_cpu_us_per_msg: cpu,
+                ..t
+            },
+        })))
+    }
+
+    #[test]
+    fn the_tls_tables_set_tls_beside_plain_and_ours_beside_theirs() {
+        let mut r = results();
+        r.contenders[0].tls = side(50_000.0, 20.0, Some("TLSv1_3 TLS13_AES_256_GCM_SHA384"));
+        r.contenders[0].tls_plain = side(100_000.0, 10.0, None);
+        r.contenders[1].tls = Some(Outcome::from(Err("did not start".into())));
+        r.contenders[1].tls_plain = side(80_000.0, 8.0, None);
+        let md = markdown(&r, "chart.svg");
+        assert!(md.contains("### (g) WebSocket echo over TLS"), "{md}");
+        assert!(
+            md.contains("| ours | TLS | 50,000 (0.50× plain) | 20.0 (2.00× plain) | 50% | 50% | 0.00 / 0.00 | 1.00× | 1.00× |"),
+            "{md}"
+        );
+        assert!(md.contains("| ours | plain | 100,000 | 10.0 |"), "{md}");
+        assert!(
+            md.contains("| engineioxide | TLS | failed: did not start |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| engineioxide | plain | 80,000 | 8.0 | 50% | 50% | 0.00 / 0.00 | 1.25× | 1.25× |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| ours | TLS | 0.10 / 1.50 / 3.00 | 20.0 (2.00× plain) | 1.00× |"),
+            "{md}"
+        );
+        assert!(md.contains("TLS agreed: TLSv1_3 TLS13_AES_256_GCM_SHA384 (ours)"));
+        // Contenders that did not run (g) have no rows; a run without (g), no tables.
+        assert!(!md.contains("| raw-ws | TLS"));
+        let json = serde_json::to_string(&r).unwrap();
+        let back: Results = serde_json::from_str(&json).unwrap();
+        assert!(back.contenders[0].tls.as_ref().unwrap().ok.is_some());
+        assert!(!markdown(&results(), "chart.svg").contains("### (g)"));
+    }
+
     #[test]
     fn results_round_trip_through_json() {
         let r = results();
@@ -734,5 +963,10 @@ mod tests {
         let back: Results = serde_json::from_str(&json).unwrap();
         assert_eq!(back.contenders.len(), 4);
         assert!(back.contenders[0].idle.is_none());
+        // Results written before (g) existed still read.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["settings"].as_object_mut().unwrap().remove("tls_rates");
+        let back: Results = serde_json::from_value(old).unwrap();
+        assert!(back.settings.tls_rates.is_empty());
     }
 }

@@ -16,11 +16,11 @@ fn help(exe: &str, flags: &[&str]) {
 fn every_binary_answers_help() {
     help(
         env!("CARGO_BIN_EXE_eio-bench"),
-        &["all", "--quick", "--contenders", "report", "serve"],
+        &["all", "--quick", "--contenders", "report", "serve", "tls"],
     );
     help(
         env!("CARGO_BIN_EXE_bench-ours"),
-        &["--port", "--transports"],
+        &["--port", "--transports", "--tls-cert", "--tls-key"],
     );
     help(env!("CARGO_BIN_EXE_bench-engineioxide"), &["--port"]);
     help(env!("CARGO_BIN_EXE_bench-raw-ws"), &["--port"]);

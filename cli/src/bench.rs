@@ -4,14 +4,17 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::ToSocketAddrs;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use eio_load::gen::{Gen, Kind, Target as LoadTarget};
 use eio_load::run::{self, Phase, Plan, Progress, Report};
+use eio_load::tls::Tls;
 use serde_json::json;
 
 use crate::common::{self, out_json, Target, TransportArg, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::raw;
 
 /// Exit status: the run completed, but with errors or lost messages.
 pub const EXIT_ERRORS: u8 = 3;
@@ -24,9 +27,12 @@ at that rate over all connections together whatever the server does (open loop),
 latency is measured from each message's scheduled send time, so a server that falls
 behind shows it (no coordinated omission). Latencies go into an HDR histogram.
 
-The load generator is one thread on non-blocking sockets and speaks Engine.IO v4 over
-plain TCP only: https/wss URLs are refused (benchmark the server over http on a
-trusted network, or behind the TLS proxy's backend address).
+The load generator is one thread on non-blocking sockets and speaks Engine.IO v4 by
+itself, over plain TCP or TLS: with an https:// or wss:// URL every connection makes
+its own TLS handshake (rustls; counted in the connect time) and every message is
+encrypted. It trusts Mozilla's roots, or only the CA given with --ca; --insecure
+accepts any certificate (a test server's). A certificate that is not trusted counts as
+a `tls` error.
 
 A progress bar runs on stderr when it is a terminal. --json prints one JSON object.
 
@@ -38,7 +44,7 @@ Exit status:
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The server: http://host:port[/path] (ws:// works too; not https/wss)
+    /// The server: http://host:port[/path] (ws://, https:// and wss:// work too)
     pub url: String,
     /// The Engine.IO path [default: the URL's path, else /engine.io/]
     #[arg(long, value_name = "PATH")]
@@ -71,6 +77,12 @@ pub struct BenchArgs {
     /// Load before the measured time, not counted
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = common::parse_duration)]
     pub warmup: Duration,
+    /// Trust this CA certificate (PEM) for https/wss instead of the built-in roots
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Accept any server certificate (test servers only)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
     /// How long a session may take to open
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = common::parse_duration)]
     pub connect_timeout: Duration,
@@ -90,13 +102,8 @@ pub fn run(args: BenchArgs) -> u8 {
         Ok(t) => t,
         Err(e) => return usage(&e),
     };
-    if target.secure {
-        eprintln!(
-            "engineio bench: {} uses TLS, which the load generator does not speak \
-             (plain TCP only): benchmark an http:// address",
-            args.url
-        );
-        return EXIT_FAILED;
+    if !target.secure && (args.ca.is_some() || args.insecure) {
+        return usage("--ca and --insecure are for https:// and wss:// URLs");
     }
     if args.connections == 0 || args.size > 1_000_000 || args.rate.is_some_and(|r| r <= 0.0) {
         return usage("--connections must be ≥ 1, --size ≤ 1000000, --rate > 0");
@@ -129,11 +136,24 @@ pub fn run(args: BenchArgs) -> u8 {
         ramp_concurrency: args.connect_concurrency,
         ..Plan::default()
     };
+    let tls = if target.secure {
+        let config = match raw::tls_config(args.ca.as_deref(), args.insecure) {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
+        };
+        match Tls::new(config, &target.host) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&format!("TLS: {e}")),
+        }
+    } else {
+        None
+    };
     let gen = match Gen::to(LoadTarget {
         addr,
         host: target.authority.clone(),
         path: target.path.clone(),
         query,
+        tls,
     }) {
         Ok(g) => g,
         Err(e) => return fail(&format!("cannot start the load generator: {e}")),
@@ -209,6 +229,9 @@ fn print_report(r: &Report) {
             ms(c.quantile_us(0.99)),
             ms(c.percentiles().max_us),
         );
+        if let Some(tls) = &r.tls {
+            println!("tls         {tls} (a handshake per connection)");
+        }
     }
     if r.opened > 0 {
         println!(
@@ -254,6 +277,14 @@ fn print_report(r: &Report) {
         for (kind, e) in &r.errors {
             println!("  {:>6} × {kind}: {}", group(e.count), e.first);
         }
+        if let Some(e) = r.errors.get("tls") {
+            if e.first.contains("certificate") {
+                println!(
+                    "hint        the server's certificate is not trusted: give its CA with \
+                     --ca FILE, or --insecure for a test server"
+                );
+            }
+        }
     }
     if let Some(note) = &r.note {
         println!("note        {note}");
@@ -279,6 +310,7 @@ fn to_json(target: &Target, r: &Report) -> serde_json::Value {
         "duration_s": r.plan.duration.as_secs_f64(),
         "warmup_s": r.plan.warmup.as_secs_f64(),
         "window_s": r.window.as_secs_f64(),
+        "tls": r.tls,
         "connect": {
             "elapsed_ms": r.connect_elapsed.as_secs_f64() * 1000.0,
             "p50_ms": ms_of(r.connect.quantile_us(0.5)),

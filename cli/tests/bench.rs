@@ -1,9 +1,13 @@
-//! `engineio bench` runs short loads against our server and prints what it measured.
+//! `engineio bench` runs short loads against our server (over plain TCP and over TLS)
+//! and prints what it measured.
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use engineio::server::{App, Listening, Server, TlsConfig};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::Value;
 use support::{our_server, run, url_of};
 
@@ -106,8 +110,83 @@ fn failures_are_counted_by_kind() {
         "{out}"
     );
 
-    // TLS is refused with a clear message.
-    let (code, _, err) = run(&["bench", "https://127.0.0.1:1"], "", T);
-    assert_eq!(code, 1);
-    assert!(err.contains("TLS") && err.contains("plain TCP"), "{err}");
+    // --ca and --insecure belong to https/wss.
+    let (code, _, err) = run(&["bench", &url_of(&server), "-k"], "", T);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("https://"), "{err}");
+}
+
+/// Our echo server over https/wss with a certificate from a CA made now; the CA's PEM
+/// file.
+fn our_tls_server() -> (Listening, tempfile::TempDir, PathBuf) {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "engineio-cli bench test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let server = Server::builder()
+        .on_message(|server, sid, msg| {
+            let _ = server.send(sid, msg);
+        })
+        .build()
+        .unwrap();
+    let tls = TlsConfig::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    let listening = App::new(server).tls(tls).listen("127.0.0.1:0").unwrap();
+    (listening, dir, ca_file)
+}
+
+#[test]
+fn over_tls_trusting_the_given_ca_or_anything() {
+    let _dog = support::watchdog(90, "bench: tls");
+    let (server, _dir, ca) = our_tls_server();
+    let https = format!("https://{}", server.local_addr());
+    let ca = ca.to_str().unwrap();
+
+    // wss, trusting the CA: every echo over TLS 1.3.
+    let wss = https.replace("https://", "wss://");
+    let (code, out, err) = run(
+        &["bench", &wss, "--ca", ca, "--json", "-c", "4", "-d", "1s"],
+        "",
+        T,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["opened"], 4, "{v}");
+    assert!(v["received"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["errors"].as_object().unwrap().is_empty(), "{v}");
+    assert!(
+        v["tls"].as_str().unwrap().starts_with("TLSv1_3 TLS13_"),
+        "{v}"
+    );
+
+    // https over polling, any certificate accepted; the human report names the TLS.
+    let (code, out, _) = run(
+        &[
+            "bench", &https, "-k", "-t", "polling", "-c", "2", "-r", "100", "-d", "1s",
+        ],
+        "",
+        T,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("tls         TLSv1_3"), "{out}");
+    assert!(out.contains("errors      none"), "{out}");
+
+    // Neither: Mozilla's roots do not know this CA; counted as tls errors, with a hint.
+    let (code, out, _) = run(&["bench", &https, "-c", "2", "-d", "1s"], "", T);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("2 × tls") && out.contains("certificate"),
+        "{out}"
+    );
+    assert!(out.contains("--ca FILE"), "{out}");
 }

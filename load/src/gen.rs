@@ -18,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::eio::{self, Packet};
 use crate::http;
+use crate::tls::{Tls, TlsStream};
 use crate::ws::{self, opcode};
 
 /// A connection's index, stable for its life; reused after it ends.
@@ -100,9 +101,32 @@ enum Stage {
     UpgradedEcho,
 }
 
+/// A connection's socket: plain, or under TLS. The plain arm's code is the code of a
+/// generator without TLS; the TLS one is in [`crate::tls`].
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    fn tcp(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &mut t.tcp,
+        }
+    }
+
+    /// Sends TLS's closing alert (best effort); nothing for a plain socket.
+    fn close_notify(&mut self) {
+        if let Stream::Tls(t) = self {
+            t.close_notify();
+        }
+    }
+}
+
 struct Conn {
     kind: Kind,
-    stream: TcpStream,
+    stream: Stream,
     connected: bool,
     framing: Framing,
     stage: Stage,
@@ -130,17 +154,35 @@ pub struct Target {
     /// Query parameters put before the Engine.IO ones, encoded, without `?`. Defaults
     /// to none.
     pub query: String,
+    /// TLS (`https`/`wss`) on every connection, when set. Defaults to none: plain TCP.
+    pub tls: Option<Tls>,
 }
 
 impl Target {
-    /// The server at `addr`, on the default path, with no extra query.
+    /// The server at `addr`, on the default path, with no extra query, over plain TCP.
     pub fn new(addr: SocketAddr) -> Target {
         Target {
             addr,
             host: addr.to_string(),
             path: eio::PATH.to_owned(),
             query: String::new(),
+            tls: None,
         }
+    }
+
+    /// The same target over TLS.
+    pub fn with_tls(mut self, tls: Tls) -> Target {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// A new connection to the server: plain, or with a fresh TLS session.
+    fn open(&self) -> io::Result<Stream> {
+        let tcp = TcpStream::connect(self.addr)?;
+        Ok(match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => Stream::Tls(Box::new(tls.stream(tcp)?)),
+        })
     }
 
     fn handshake_url(&self, transport: &str) -> String {
@@ -155,8 +197,9 @@ impl Target {
 /// The kind of a [`Event::Closed`] reason, for counting errors by kind: `connect`
 /// (the TCP connection failed), `http <status>` (a polling request was answered with
 /// an error status), `websocket refused` (no `101`), `server closed` (a close packet,
-/// a close frame or the connection's end), `io` (a read or write failed), `protocol`
-/// (anything the generator could not read).
+/// a close frame or the connection's end), `io` (a read or write failed), `tls` (the
+/// TLS handshake failed, an untrusted certificate included, or TLS broke later),
+/// `protocol` (anything the generator could not read).
 pub fn error_kind(reason: &str) -> String {
     if reason.starts_with("connect:") || reason.starts_with("register:") {
         "connect".into()
@@ -172,6 +215,8 @@ pub fn error_kind(reason: &str) -> String {
         "server closed".into()
     } else if reason.starts_with("read:") || reason.starts_with("write:") {
         "io".into()
+    } else if reason.starts_with("tls:") {
+        "tls".into()
     } else {
         "protocol".into()
     }
@@ -252,14 +297,13 @@ impl Gen {
     /// Starts a connection of `kind`; [`Event::Ready`] (or a cycle) follows when it is
     /// usable, [`Event::Closed`] when it fails.
     pub fn connect(&mut self, kind: Kind) -> io::Result<ConnId> {
-        let stream = TcpStream::connect(self.target.addr)?;
+        let mut stream = self.target.open()?;
         let id = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        let mut stream = stream;
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            stream.tcp(),
             Token(id),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -334,10 +378,21 @@ impl Gen {
         self.finish(id, c, None);
     }
 
-    /// Ends a connection without an event.
+    /// The TLS version and cipher suite a connection agreed on (`TLSv1_3
+    /// TLS13_AES_256_GCM_SHA384`); `None` for a plain connection, before its handshake
+    /// is over, or after it ended.
+    pub fn tls_session(&self, id: ConnId) -> Option<String> {
+        match &self.conns.get(id)?.as_ref()?.stream {
+            Stream::Tls(t) => t.describe(),
+            Stream::Plain(_) => None,
+        }
+    }
+
+    /// Ends a connection without an event (over TLS, after its closing alert).
     pub fn close(&mut self, id: ConnId) {
         if let Some(mut c) = self.conns.get_mut(id).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut c.stream);
+            c.stream.close_notify();
+            let _ = self.poll.registry().deregister(c.stream.tcp());
             self.free.push(id);
             self.live -= 1;
         }
@@ -446,7 +501,7 @@ impl Gen {
         match failed {
             None => self.conns[id] = Some(c),
             Some(reason) => {
-                let _ = self.poll.registry().deregister(&mut c.stream);
+                let _ = self.poll.registry().deregister(c.stream.tcp());
                 self.free.push(id);
                 self.live -= 1;
                 self.out.push_back(Event::Closed(id, reason));
@@ -462,14 +517,16 @@ impl Gen {
         writable: bool,
     ) -> Result<(), String> {
         if !c.connected && (writable || readable) {
-            if let Some(e) = c.stream.take_error().map_err(|e| e.to_string())? {
+            let tcp = c.stream.tcp();
+            if let Some(e) = tcp.take_error().map_err(|e| e.to_string())? {
                 return Err(format!("connect: {e}"));
             }
-            match c.stream.peer_addr() {
+            match tcp.peer_addr() {
                 Ok(_) => {
                     c.connected = true;
-                    let _ = c.stream.set_nodelay(true);
-                    if c.kind == Kind::RawTcp {
+                    let _ = tcp.set_nodelay(true);
+                    // Over TLS, a raw TCP connection is ready when its handshake is.
+                    if c.kind == Kind::RawTcp && matches!(c.stream, Stream::Plain(_)) {
                         self.out.push_back(Event::Ready(id));
                     }
                 }
@@ -479,24 +536,33 @@ impl Gen {
         }
         let mut eof = false;
         if readable {
-            loop {
-                match c.stream.read(&mut self.scratch) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        c.rbuf.extend_from_slice(&self.scratch[..n]);
-                        if n < self.scratch.len() {
-                            // A short read drained the socket: epoll reports the next
-                            // arrival as a new edge, so a second read (a sure
-                            // WouldBlock) would only cost a syscall.
+            match &mut c.stream {
+                Stream::Plain(stream) => loop {
+                    match stream.read(&mut self.scratch) {
+                        Ok(0) => {
+                            eof = true;
                             break;
                         }
+                        Ok(n) => {
+                            c.rbuf.extend_from_slice(&self.scratch[..n]);
+                            if n < self.scratch.len() {
+                                // A short read drained the socket: epoll reports the
+                                // next arrival as a new edge, so a second read (a sure
+                                // WouldBlock) would only cost a syscall.
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(format!("read: {e}")),
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(format!("read: {e}")),
+                },
+                Stream::Tls(tls) => {
+                    let handshaking = tls.is_handshaking();
+                    eof = tls.read(&mut self.scratch, &mut c.rbuf)?;
+                    if handshaking && !tls.is_handshaking() && c.kind == Kind::RawTcp {
+                        self.out.push_back(Event::Ready(id));
+                    }
                 }
             }
         }
@@ -781,14 +847,16 @@ impl Gen {
         Ok(())
     }
 
-    /// Replaces the connection's socket with a new one to the same server.
+    /// Replaces the connection's socket with a new one to the same server (over TLS,
+    /// after the old one's closing alert, with a new session).
     fn reconnect(&mut self, c: &mut Conn, id: ConnId) -> Result<(), String> {
         let registry = self.poll.registry();
-        let _ = registry.deregister(&mut c.stream);
-        c.stream = TcpStream::connect(self.target.addr).map_err(|e| format!("connect: {e}"))?;
+        c.stream.close_notify();
+        let _ = registry.deregister(c.stream.tcp());
+        c.stream = self.target.open().map_err(|e| format!("connect: {e}"))?;
         registry
             .register(
-                &mut c.stream,
+                c.stream.tcp(),
                 Token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )
@@ -814,19 +882,25 @@ impl Gen {
     }
 }
 
-/// Writes what the connection has queued, as far as the socket takes it.
+/// Writes what the connection has queued, as far as the socket takes it (over TLS:
+/// encrypted, once the handshake is over, with whatever TLS records are pending).
 fn flush(c: &mut Conn) -> io::Result<()> {
     if !c.connected {
         return Ok(());
     }
-    while c.wpos < c.wbuf.len() {
-        match c.stream.write(&c.wbuf[c.wpos..]) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => c.wpos += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    match &mut c.stream {
+        Stream::Plain(stream) => {
+            while c.wpos < c.wbuf.len() {
+                match stream.write(&c.wbuf[c.wpos..]) {
+                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                    Ok(n) => c.wpos += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
+        Stream::Tls(tls) => tls.write(&c.wbuf, &mut c.wpos)?,
     }
     if c.wpos == c.wbuf.len() {
         c.wbuf.clear();

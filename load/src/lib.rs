@@ -2,11 +2,11 @@
 //! non-blocking sockets (mio/epoll), holding any number of connections (15k and more,
 //! within the process's file limit).
 //!
-//! It speaks the protocol by itself, over plain TCP: WebSocket handshake and framing
-//! ([`ws`]), packets and payloads ([`eio`]), the HTTP/1.1 of long-polling ([`http`]),
-//! the polling cycle, the upgrade and answering every ping ([`gen`]). Round trips go
-//! into HDR histograms ([`stats`]). [`run`] drives a whole echo load test (open or
-//! closed loop) and reports it.
+//! It speaks the protocol by itself, over plain TCP or TLS (`https`/`wss`, rustls:
+//! [`tls`]): WebSocket handshake and framing ([`ws`]), packets and payloads ([`eio`]),
+//! the HTTP/1.1 of long-polling ([`http`]), the polling cycle, the upgrade and answering
+//! every ping ([`gen`]). Round trips go into HDR histograms ([`stats`]). [`run`] drives
+//! a whole echo load test (open or closed loop) and reports it.
 //!
 //! Two programs use it: the benchmark harness `eio-bench` (`bench/`) and the `engineio`
 //! command-line tool's `bench` subcommand (`cli/`).
@@ -27,10 +27,22 @@
 //! println!("{} echoes, p99 {} µs", report.received, report.rtt.percentiles().p99_us);
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! Over TLS, the same target with whom to trust (a CA's PEM file here):
+//!
+//! ```no_run
+//! use eio_load::gen::{Gen, Target};
+//! use eio_load::tls::Tls;
+//!
+//! let tls = Tls::trusting_ca_file("ca.pem".as_ref(), "127.0.0.1")?;
+//! let gen = Gen::to(Target::new("127.0.0.1:5443".parse().unwrap()).with_tls(tls))?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 pub mod eio;
 pub mod gen;
 pub mod http;
 pub mod run;
 pub mod stats;
+pub mod tls;
 pub mod ws;

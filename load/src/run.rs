@@ -111,8 +111,12 @@ pub struct Report {
     pub plan: Plan,
     /// Connections whose session opened.
     pub opened: usize,
-    /// Connect times: from the TCP connect to the open session.
+    /// Connect times: from the TCP connect to the open session (the TLS handshake
+    /// included, over TLS).
     pub connect: Rtt,
+    /// Over TLS: the version and cipher suite the first session agreed on
+    /// (`TLSv1_3 TLS13_AES_256_GCM_SHA384`).
+    pub tls: Option<String>,
     /// How long opening every connection took.
     pub connect_elapsed: Duration,
     /// The measured window as it ran (shorter than planned when every connection was
@@ -179,6 +183,7 @@ pub fn run(mut gen: Gen, plan: &Plan, progress: &mut dyn FnMut(&Progress)) -> io
         plan: plan.clone(),
         opened: 0,
         connect: Rtt::new(),
+        tls: None,
         connect_elapsed: Duration::ZERO,
         window: Duration::ZERO,
         sent: 0,
@@ -192,6 +197,7 @@ pub fn run(mut gen: Gen, plan: &Plan, progress: &mut dyn FnMut(&Progress)) -> io
     let mut slots: Vec<Slot> = Vec::new();
     let ready = open_all(&mut gen, plan, &mut slots, &mut report, progress)?;
     report.opened = ready.len();
+    report.tls = ready.first().and_then(|&id| gen.tls_session(id));
     if ready.is_empty() {
         report.note = Some("no connection opened a session".into());
         return Ok(report);

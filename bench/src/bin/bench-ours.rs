@@ -7,23 +7,30 @@
 //!
 //! ```text
 //! bench-ours [--port 0] [--transports polling,websocket] [--redis URL --node-id ID]
+//!            [--tls-cert FILE --tls-key FILE]
 //! ```
 //! With `--redis`, the server joins a cluster over Redis (the cluster scenario) and
 //! `broadcast:` goes to every session of the cluster (`Server::cluster_broadcast`).
-//! Prints `listening on http://127.0.0.1:PORT` once it accepts connections.
+//! With `--tls-cert` and `--tls-key` it serves https and wss with that PEM certificate
+//! chain and key (the library's `tls` feature; the tls scenario).
+//! Prints `listening on http://127.0.0.1:PORT` (`https://` with TLS) once it accepts
+//! connections.
 
 use std::time::Duration;
 
-use engineio::server::{App, ClusterConfig, CorsPolicy, Server, ServerBuilder, Transport};
+use engineio::server::{
+    App, ClusterConfig, CorsPolicy, Server, ServerBuilder, TlsConfig, Transport,
+};
 
-const USAGE: &str =
-    "usage: bench-ours [--port N] [--transports polling,websocket] [--redis URL --node-id ID]";
+const USAGE: &str = "usage: bench-ours [--port N] [--transports polling,websocket] \
+                     [--redis URL --node-id ID] [--tls-cert FILE --tls-key FILE]";
 
 fn main() {
     let mut port = 0u16;
     let mut transports = vec![Transport::Polling, Transport::WebSocket];
     let mut redis = None;
     let mut node_id = None;
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -33,6 +40,8 @@ fn main() {
         let value = args.next().unwrap_or_else(|| usage(&flag));
         match flag.as_str() {
             "--port" => port = value.parse().unwrap_or_else(|_| usage(&flag)),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             "--transports" => {
                 transports = value
                     .split(',')
@@ -57,10 +66,16 @@ fn main() {
         builder = builder.cluster(config);
     }
     let server = builder.build().unwrap_or_else(|e| die(&e));
-    let running = App::new(server)
-        .listen(("127.0.0.1", port))
-        .unwrap_or_else(|e| die(&e));
-    println!("listening on http://{}", running.local_addr());
+    let (app, scheme) = match (tls_cert, tls_key) {
+        (None, None) => (App::new(server), "http"),
+        (Some(cert), Some(key)) => {
+            let tls = TlsConfig::from_pem_files(&cert, &key).unwrap_or_else(|e| die(&e));
+            (App::new(server).tls(tls), "https")
+        }
+        _ => usage("--tls-cert"),
+    };
+    let running = app.listen(("127.0.0.1", port)).unwrap_or_else(|e| die(&e));
+    println!("listening on {scheme}://{}", running.local_addr());
     running.wait();
 }
 
@@ -93,7 +108,7 @@ fn builder(transports: &[Transport], cluster: bool) -> ServerBuilder {
 }
 
 fn usage(flag: &str) -> ! {
-    eprintln!("bench-ours: bad or missing value for {flag}");
+    eprintln!("bench-ours: bad or missing value for {flag} (--tls-cert and --tls-key go together)");
     eprintln!("{USAGE}");
     std::process::exit(2)
 }

@@ -1,5 +1,7 @@
 //! (b) echo latency at offered rates (open loop), (c) WebSocket echo throughput and
 //! (e) polling echo throughput (closed loop, one message in flight per connection).
+//! The tls scenario runs the same loops with a TLS generator ([`latency_on`],
+//! [`closed_loop_on`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{generator, ramp, CpuWindow, Percentiles, Rtt, Sessions, Settings};
 use crate::contenders::Running;
-use crate::gen::{Event, Kind};
+use crate::gen::{Event, Gen, Kind};
 
 /// A rate is sustained when every message came back (within the drain time) and the
 /// p99 stayed under this bound.
@@ -30,6 +32,10 @@ pub struct LatencyPoint {
     pub rtt: Percentiles,
     /// Whether the server kept up (see [`SUSTAINED_P99`]).
     pub sustained: bool,
+    /// Server CPU time (user + system) over the measured window per message sent in
+    /// it, µs; absent when the rate was not held to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_msg: Option<f64>,
     /// What went wrong, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -74,7 +80,24 @@ fn open_all(
 /// Runs (b): every rate in turn on the same connections; stops after a rate that was
 /// not sustained.
 pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<LatencyPoint>, String> {
-    let mut gen = generator(server.addr)?;
+    latency_on(
+        generator(server.addr)?,
+        server.pid,
+        kind,
+        s,
+        &s.latency_rates,
+    )
+}
+
+/// (b)'s open loop with `gen` (plain or TLS) against the server whose process is
+/// `pid`, at each of `rates` in turn; stops after a rate that was not sustained.
+pub fn latency_on(
+    mut gen: Gen,
+    pid: u32,
+    kind: Kind,
+    s: &Settings,
+    rates: &[u64],
+) -> Result<Vec<LatencyPoint>, String> {
     let mut sessions = Sessions::default();
     let n = s.echo_connections;
     let ids = open_all(&mut gen, &mut sessions, kind, n)?;
@@ -82,7 +105,7 @@ pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<Latency
     let mut points = Vec::new();
     let mut events = Vec::new();
     let max_id = ids.iter().copied().max().unwrap_or(0);
-    for &rate in &s.latency_rates {
+    for &rate in rates {
         // Each connection sends every `period`; connection i is offset by i/n of it,
         // so that the offered load is smooth.
         let period = Duration::from_secs_f64(n as f64 / rate as f64);
@@ -98,10 +121,16 @@ pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<Latency
         let mut note = None;
         let backlog_limit = rate * 2 + 1000;
         let mut drain_until = None;
+        let mut cpu_window = None;
+        let mut cpu = None;
         loop {
             let now = Instant::now();
+            if cpu_window.is_none() && now >= measure_from {
+                cpu_window = Some(CpuWindow::start(pid));
+            }
             if drain_until.is_none() {
                 if now >= stop {
+                    cpu = cpu_window.as_ref().map(|w: &CpuWindow| w.end().1);
                     drain_until = Some(now + DRAIN);
                 } else if outstanding > backlog_limit {
                     note = Some(format!(
@@ -163,12 +192,16 @@ pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<Latency
         if outstanding > 0 && note.is_none() {
             note = Some(format!("{outstanding} echoes missing after the drain"));
         }
+        let server_cpu_us_per_msg = cpu
+            .filter(|_| sent > 0)
+            .map(|c| c.as_secs_f64() * 1e6 / sent as f64);
         points.push(LatencyPoint {
             rate,
             sent,
             received,
             rtt: p,
             sustained,
+            server_cpu_us_per_msg,
             note,
         });
         if !sustained {
@@ -181,7 +214,17 @@ pub fn latency(server: &Running, kind: Kind, s: &Settings) -> Result<Vec<Latency
 
 /// Runs (c) or (e): `connections` of `kind`, each with one message in flight.
 pub fn closed_loop(server: &Running, kind: Kind, s: &Settings) -> Result<Throughput, String> {
-    let mut gen = generator(server.addr)?;
+    closed_loop_on(generator(server.addr)?, server.pid, kind, s)
+}
+
+/// (c)'s closed loop with `gen` (plain or TLS) against the server whose process is
+/// `pid`.
+pub fn closed_loop_on(
+    mut gen: Gen,
+    pid: u32,
+    kind: Kind,
+    s: &Settings,
+) -> Result<Throughput, String> {
     let mut sessions = Sessions::default();
     let n = s.echo_connections;
     let ready = open_all(&mut gen, &mut sessions, kind, n)?;
@@ -204,7 +247,7 @@ pub fn closed_loop(server: &Running, kind: Kind, s: &Settings) -> Result<Through
     loop {
         let now = Instant::now();
         if window.is_none() && now >= measure_from {
-            window = Some(CpuWindow::start(server.pid));
+            window = Some(CpuWindow::start(pid));
         }
         if now >= stop {
             break;

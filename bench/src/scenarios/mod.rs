@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod echo;
 pub mod handshake;
 pub mod idle;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -54,6 +55,9 @@ pub struct Settings {
     pub cluster_nodes: usize,
     /// The message size, bytes (text).
     pub message_bytes: usize,
+    /// (g) offered rates over TLS (and plain, for comparison), messages per second.
+    #[serde(default)]
+    pub tls_rates: Vec<u64>,
     /// Ramps stop when the machine has this many threads (pids are shared
     /// machine-wide, 32,768 here): a thread-per-connection server must not starve the
     /// machine.
@@ -80,6 +84,7 @@ impl Settings {
             broadcast_rounds: 5,
             cluster_nodes: 3,
             message_bytes: 20,
+            tls_rates: vec![2_000, 10_000, 50_000],
             max_machine_threads: 26_000,
         }
     }
@@ -97,6 +102,7 @@ impl Settings {
             handshake_secs: 2.0,
             broadcast_clients: 1_000,
             broadcast_rounds: 3,
+            tls_rates: vec![10_000],
             ..Settings::full()
         }
     }
