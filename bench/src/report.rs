@@ -432,7 +432,7 @@ fn broadcast_table(md: &mut String, r: &Results) {
         );
         if let Some(g) = &c.cluster_broadcast {
             let label = format!(
-                "{}, {} processes through Redis (g)",
+                "{}, {} processes through Redis (h)",
                 c.label, r.settings.cluster_nodes
             );
             match &g.ok {
@@ -461,7 +461,7 @@ fn broadcast_table(md: &mut String, r: &Results) {
     if r.contenders.iter().any(|c| c.cluster_broadcast.is_some()) {
         let _ = writeln!(
             md,
-            "(g): the same clients spread evenly over {} `bench-ours --redis` processes \
+            "(h): the same clients spread evenly over {} `bench-ours --redis` processes \
              sharing one local `redis-server`; one client on the first process sends \
              `broadcast:<tag>`, which that process sends to its own sessions and \
              publishes once (`Server::cluster_broadcast`); the others receive it from \

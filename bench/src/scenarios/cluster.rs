@@ -1,4 +1,4 @@
-//! (g) Broadcast across a cluster: the same broadcast as (f), to the same number of
+//! (h) Broadcast across a cluster: the same broadcast as (f), to the same number of
 //! WebSocket clients, spread evenly over several "ours" processes that share a
 //! `redis-server` (`bench-ours --redis URL`, `Server::cluster_broadcast`). One client
 //! on the first node sends `broadcast:<tag>`; the time is to the last client on any
@@ -17,7 +17,7 @@ use crate::redis::RedisServer;
 /// broadcast reaches it).
 const FORMING: Duration = Duration::from_secs(20);
 
-/// Runs (g): starts Redis and `s.cluster_nodes` nodes of `c`, then the broadcasts.
+/// Runs (h): starts Redis and `s.cluster_nodes` nodes of `c`, then the broadcasts.
 /// Every process is stopped before it returns.
 pub fn run(
     c: &Contender,

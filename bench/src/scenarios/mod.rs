@@ -48,9 +48,9 @@ pub struct Settings {
     pub handshake_secs: f64,
     /// (f) WebSocket clients receiving each broadcast.
     pub broadcast_clients: usize,
-    /// (f), (g) broadcasts sent (the median is reported).
+    /// (f), (h) broadcasts sent (the median is reported).
     pub broadcast_rounds: usize,
-    /// (g) server processes sharing the (f) clients through Redis.
+    /// (h) server processes sharing the (f) clients through Redis.
     #[serde(default = "three")]
     pub cluster_nodes: usize,
     /// The message size, bytes (text).
