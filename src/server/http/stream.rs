@@ -16,8 +16,9 @@ use std::time::Instant;
 /// One connection's stream, shared by whoever serves it (`&Stream` reads and writes).
 pub(crate) struct Stream {
     tcp: Arc<TcpStream>,
+    /// Boxed: rustls's state is over 1 KiB, which a plain connection should not carry.
     #[cfg(feature = "tls")]
-    tls: Option<parking_lot::Mutex<rustls::ServerConnection>>,
+    tls: Option<Box<parking_lot::Mutex<rustls::ServerConnection>>>,
 }
 
 impl Stream {
@@ -42,7 +43,7 @@ impl Stream {
         let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
         let stream = Stream {
             tcp,
-            tls: Some(parking_lot::Mutex::new(conn)),
+            tls: Some(Box::new(parking_lot::Mutex::new(conn))),
         };
         stream.handshake(deadline)?;
         Ok(stream)
@@ -240,7 +241,10 @@ fn feed(conn: &mut rustls::ServerConnection, mut data: &[u8]) -> io::Result<()> 
     Ok(())
 }
 
+// Not inlined: its 8 KiB buffer would otherwise be in the frame of every plain read,
+// and the stack pages it touches stay resident in every connection's thread.
 #[cfg(feature = "tls")]
+#[inline(never)]
 fn tls_read(
     tcp: &TcpStream,
     tls: &parking_lot::Mutex<rustls::ServerConnection>,
