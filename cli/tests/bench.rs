@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use engineio::server::{App, Listening, Server, TlsConfig};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::Value;
+use support::pki::Pki;
 use support::{our_server, run, url_of};
 
 const T: Duration = Duration::from_secs(60);
@@ -118,31 +118,18 @@ fn failures_are_counted_by_kind() {
 
 /// Our echo server over https/wss with a certificate from a CA made now; the CA's PEM
 /// file.
-fn our_tls_server() -> (Listening, tempfile::TempDir, PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "engineio-cli bench test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+fn our_tls_server() -> (Listening, Pki, PathBuf) {
+    let pki = Pki::new("engineio-cli bench test CA");
+    let ca_file = pki.ca_path.clone();
     let server = Server::builder()
         .on_message(|server, sid, msg| {
             let _ = server.send(sid, msg);
         })
         .build()
         .unwrap();
-    let tls = TlsConfig::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    let tls = TlsConfig::from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
     let listening = App::new(server).tls(tls).listen("127.0.0.1:0").unwrap();
-    (listening, dir, ca_file)
+    (listening, pki, ca_file)
 }
 
 #[test]

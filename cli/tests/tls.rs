@@ -7,52 +7,11 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::Value;
+use support::pki::Pki as Certs;
 use support::{our_server, peers_available, repo_root, run, url_of, Proc};
 
 const T: Duration = Duration::from_secs(30);
-
-/// A CA made for one test, and a certificate for 127.0.0.1 it signed, as files.
-struct Certs {
-    ca: std::path::PathBuf,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Certs {
-    fn new() -> Certs {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "engineio-cli test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key, ca) = (
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem"),
-            dir.path().join("ca.pem"),
-        );
-        std::fs::write(&cert, leaf.pem()).unwrap();
-        std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
-        std::fs::write(&ca, ca_cert.pem()).unwrap();
-        Certs {
-            ca,
-            cert,
-            key,
-            _dir: dir,
-        }
-    }
-}
 
 struct Pki {
     ca: std::path::PathBuf,
@@ -65,17 +24,22 @@ fn start() -> Option<Pki> {
     if !peers_available("tls: node https server", true, &[]) {
         return None;
     }
-    let certs = Certs::new();
+    let certs = Certs::new("engineio-cli test CA");
     let mut cmd = Command::new(support::node().unwrap());
     cmd.current_dir(repo_root())
         .arg("tests/interop/node_echo_server.mjs")
-        .args(["--port", "0", "--tls-cert", certs.cert.to_str().unwrap()])
-        .args(["--tls-key", certs.key.to_str().unwrap()]);
+        .args([
+            "--port",
+            "0",
+            "--tls-cert",
+            certs.cert_path.to_str().unwrap(),
+        ])
+        .args(["--tls-key", certs.key_path.to_str().unwrap()]);
     let server = Proc::spawn(cmd, "node https server");
     let line = server.until(T, |l| l.contains("listening on https://"));
     let url = line[line.find("https://").unwrap()..].trim().to_owned();
     Some(Pki {
-        ca: certs.ca.clone(),
+        ca: certs.ca_path.clone(),
         url,
         _server: server,
         _certs: certs,
@@ -176,11 +140,11 @@ fn the_wrong_scheme_is_named() {
 #[test]
 fn serve_speaks_https_and_wss() {
     let _dog = support::watchdog(60, "tls: serve");
-    let certs = Certs::new();
+    let certs = Certs::new("engineio-cli test CA");
     let (cert, key, ca) = (
-        certs.cert.to_str().unwrap(),
-        certs.key.to_str().unwrap(),
-        certs.ca.to_str().unwrap(),
+        certs.cert_path.to_str().unwrap(),
+        certs.key_path.to_str().unwrap(),
+        certs.ca_path.to_str().unwrap(),
     );
     let (server, addr) = support::serve(&["--tls-cert", cert, "--tls-key", key]);
     let first = server.stdout_so_far().join("\n");

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use eio_load::gen::{error_kind, ConnId, Event, Gen, Kind, Target};
 use eio_load::tls::Tls;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Aborts the test process unless dropped within `secs`: a hang fails loudly.
@@ -38,33 +37,21 @@ fn watchdog(secs: u64, what: &'static str) -> Watchdog {
     Watchdog(Some(tx))
 }
 
+/// Certificates made at test time: the root crate's helper, shared.
+#[path = "../../tests/support/pki.rs"]
+mod pki_support;
+
 /// A CA and a server certificate for 127.0.0.1 signed by it, made now.
 struct Pki {
     ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
+    server: pki_support::Leaf,
 }
 
 fn pki(name: &str) -> Pki {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, name);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let ca = pki_support::Ca::new(name);
     Pki {
-        ca_pem: ca_cert.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
+        server: ca.server(),
+        ca_pem: ca.pem,
     }
 }
 
@@ -87,8 +74,8 @@ fn line_echo_server(pki: &Pki) -> (SocketAddr, mpsc::Receiver<Ending>) {
     .unwrap()
     .with_no_client_auth()
     .with_single_cert(
-        vec![CertificateDer::from(pki.cert_der.clone())],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone())),
+        vec![CertificateDer::from(pki.server.cert_der.clone())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.key_der.clone())),
     )
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -237,7 +224,11 @@ fn our_tls_server(pki: &Pki) -> engineio::server::Listening {
         })
         .build()
         .unwrap();
-    let tls = TlsConfig::from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
+    let tls = TlsConfig::from_pem(
+        pki.server.cert_pem.as_bytes(),
+        pki.server.key_pem.as_bytes(),
+    )
+    .unwrap();
     App::new(server).tls(tls).listen("127.0.0.1:0").unwrap()
 }
 

@@ -8,6 +8,10 @@
 
 #![allow(dead_code)]
 
+/// Certificates made at test time: the root crate's helper, shared.
+#[path = "../../../tests/support/pki.rs"]
+pub mod pki;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
