@@ -12,12 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eio_load::ws::{self as wsframe, opcode};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 use crate::common::{to_base64, Target};
 
@@ -651,83 +648,32 @@ pub fn encode(text: &str) -> String {
 
 /// The TLS configuration: `ca` alone, or Mozilla's roots; or no checks at all.
 pub fn tls_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        match ca {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
+    if insecure {
+        // `--insecure`: every certificate is accepted; signatures are still checked.
+        return eio_load::tls::insecure_config().map_err(|e| format!("TLS: {e}"));
+    }
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("--ca {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("--ca {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
                     .map_err(|e| format!("--ca {}: {e}", path.display()))?;
-                for cert in certs {
-                    let cert = cert.map_err(|e| format!("--ca {}: {e}", path.display()))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("--ca {}: {e}", path.display()))?;
-                }
-                if roots.is_empty() {
-                    return Err(format!("--ca {}: no certificate in it", path.display()));
-                }
             }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            if roots.is_empty() {
+                return Err(format!("--ca {}: no certificate in it", path.display()));
+            }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(Arc::new(config))
-}
-
-/// `--insecure`: every certificate is accepted; signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

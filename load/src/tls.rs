@@ -105,14 +105,7 @@ impl Tls {
     ///
     /// `server_name` is invalid.
     pub fn insecure(server_name: &str) -> io::Result<Tls> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| invalid(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
-        Tls::new(Arc::new(config), server_name)
+        Tls::new(insecure_config()?, server_name)
     }
 
     /// The rustls configuration.
@@ -150,6 +143,24 @@ impl PartialEq for Tls {
 }
 
 impl Eq for Tls {}
+
+/// A rustls client configuration that accepts any certificate, for any name (the one
+/// of [`Tls::insecure`], for other TLS clients of a test server); handshake signatures
+/// are still checked. Never for anything but tests.
+///
+/// # Errors
+///
+/// The ring provider offers no safe protocol version (it always does).
+pub fn insecure_config() -> io::Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
 
 fn builder() -> io::Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
     ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
