@@ -2,6 +2,7 @@
 //! queue and heartbeats) and the subscriber (what other nodes send). Each reconnects
 //! by itself, waiting 50 ms, then twice as long each time up to `max_backoff`.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,8 +36,54 @@ fn connect(shared: &Shared) -> ::redis::RedisResult<::redis::Connection> {
     Ok(con)
 }
 
-fn next_backoff(shared: &Shared, backoff: Duration) -> Duration {
-    (backoff * 2).min(shared.config.max_backoff)
+/// The wait before the next reconnection: [`FIRST_BACKOFF`], then twice as long each
+/// time, up to `max_backoff`; back to the first after a success.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(FIRST_BACKOFF)
+    }
+
+    fn reset(&mut self) {
+        self.0 = FIRST_BACKOFF;
+    }
+
+    /// Waits the current delay, then doubles it; `false` if the cluster stopped
+    /// meanwhile.
+    fn wait(&mut self, shared: &Shared) -> bool {
+        if !shared.sleep(self.0) {
+            return false;
+        }
+        self.0 = (self.0 * 2).min(shared.config.max_backoff);
+        true
+    }
+}
+
+/// Connects to Redis for `role` ("publisher" or "subscriber"), retrying with `backoff`
+/// and marking `up` down while it fails; `None` if the cluster stops meanwhile.
+fn connect_retrying(
+    shared: &Shared,
+    up: &AtomicBool,
+    role: &str,
+    backoff: &mut Backoff,
+) -> Option<::redis::Connection> {
+    while !shared.stopping() {
+        match connect(shared) {
+            Ok(con) => return Some(con),
+            Err(e) => {
+                log::debug!(
+                    "cluster: {role} cannot connect to {}: {e}",
+                    shared.shown_url
+                );
+                shared.set_connection(up, false, &e);
+                if !backoff.wait(shared) {
+                    break;
+                }
+            }
+        }
+    }
+    None
 }
 
 fn publish(
@@ -63,24 +110,11 @@ fn heartbeat(shared: &Shared, server: &Weak<Inner>) -> Option<Vec<u8>> {
 pub(super) fn publisher(shared: Arc<Shared>, queue: Receiver<Outbound>, server: Weak<Inner>) {
     let _end = EndGuard(shared.clone());
     let interval = shared.config.heartbeat_interval;
-    let mut backoff = FIRST_BACKOFF;
-    while !shared.stopping() {
-        let mut con = match connect(&shared) {
-            Ok(con) => con,
-            Err(e) => {
-                log::debug!(
-                    "cluster: publisher cannot connect to {}: {e}",
-                    shared.shown_url
-                );
-                shared.set_connection(&shared.publisher_up, false, &e);
-                if !shared.sleep(backoff) {
-                    break;
-                }
-                backoff = next_backoff(&shared, backoff);
-                continue;
-            }
-        };
-        backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new();
+    while let Some(mut con) =
+        connect_retrying(&shared, &shared.publisher_up, "publisher", &mut backoff)
+    {
+        backoff.reset();
         let mut failure = None;
         // Announce this node at once, so that the others count it before its first
         // interval has passed.
@@ -139,11 +173,10 @@ pub(super) fn publisher(shared: Arc<Shared>, queue: Receiver<Outbound>, server: 
                 return;
             }
         }
-        // A failed connection: reconnect at once, then with back-off.
-        if !shared.sleep(backoff) {
+        // A failed connection: reconnect after the back-off.
+        if !backoff.wait(&shared) {
             break;
         }
-        backoff = next_backoff(&shared, backoff);
     }
 }
 
@@ -152,23 +185,10 @@ pub(super) fn publisher(shared: Arc<Shared>, queue: Receiver<Outbound>, server: 
 /// silent (its own heartbeats stop coming back).
 pub(super) fn subscriber(shared: Arc<Shared>, server: Weak<Inner>) {
     let _end = EndGuard(shared.clone());
-    let mut backoff = FIRST_BACKOFF;
-    while !shared.stopping() {
-        let mut con = match connect(&shared) {
-            Ok(con) => con,
-            Err(e) => {
-                log::debug!(
-                    "cluster: subscriber cannot connect to {}: {e}",
-                    shared.shown_url
-                );
-                shared.set_connection(&shared.subscriber_up, false, &e);
-                if !shared.sleep(backoff) {
-                    break;
-                }
-                backoff = next_backoff(&shared, backoff);
-                continue;
-            }
-        };
+    let mut backoff = Backoff::new();
+    while let Some(mut con) =
+        connect_retrying(&shared, &shared.subscriber_up, "subscriber", &mut backoff)
+    {
         let failure = {
             let mut pubsub = con.as_pubsub();
             match pubsub
@@ -177,7 +197,7 @@ pub(super) fn subscriber(shared: Arc<Shared>, server: Weak<Inner>) {
             {
                 Err(e) => e.to_string(),
                 Ok(()) => {
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     let since = Instant::now();
                     *shared.self_heard.lock() = since;
                     shared.set_connection(&shared.subscriber_up, true, &"subscribed");
@@ -189,10 +209,9 @@ pub(super) fn subscriber(shared: Arc<Shared>, server: Weak<Inner>) {
             }
         };
         shared.set_connection(&shared.subscriber_up, false, &failure);
-        if !shared.sleep(backoff) {
+        if !backoff.wait(&shared) {
             break;
         }
-        backoff = next_backoff(&shared, backoff);
     }
 }
 
