@@ -5,31 +5,15 @@
 //! assertions count messages and name the TLS, never time anything.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
 
 use eio_bench::contenders::{self, Contender, Paths};
 use eio_bench::pki::Certificate;
 use eio_bench::scenarios::{tls, Settings};
 
-struct Watchdog(Option<mpsc::Sender<()>>);
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.take();
-    }
-}
-
-fn watchdog(secs: u64, what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("\nWATCHDOG: `{what}` did not finish within {secs} s; aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx))
-}
+/// The watchdog: the root crate's, shared.
+#[path = "../../tests/support/watchdog.rs"]
+mod watchdog;
+use watchdog::watchdog;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,25 +17,10 @@ use eio_load::gen::{error_kind, ConnId, Event, Gen, Kind, Target};
 use eio_load::tls::Tls;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// Aborts the test process unless dropped within `secs`: a hang fails loudly.
-struct Watchdog(Option<mpsc::Sender<()>>);
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.take();
-    }
-}
-
-fn watchdog(secs: u64, what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("\nWATCHDOG: `{what}` did not finish within {secs} s; aborting");
-            std::process::abort();
-        }
-    });
-    Watchdog(Some(tx))
-}
+/// The watchdog: the root crate's, shared.
+#[path = "../../tests/support/watchdog.rs"]
+mod watchdog;
+use watchdog::watchdog;
 
 /// Certificates made at test time: the root crate's helper, shared.
 #[path = "../../tests/support/pki.rs"]

@@ -24,6 +24,10 @@ pub mod fakehttp;
 pub mod pki;
 pub mod rawhttp;
 pub mod rawws;
+pub mod watchdog;
+
+pub use watchdog::watchdog;
+use watchdog::{register_child, unregister_child};
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -416,46 +420,6 @@ fn mtime(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-// ------------------------------------------------------------------ child registry
-
-/// Ids of live children, killed by the watchdog before it aborts the process.
-fn live_children() -> &'static Mutex<Vec<u32>> {
-    static CHILDREN: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
-    CHILDREN.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-fn register_child(id: u32) {
-    live_children()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(id);
-}
-
-fn unregister_child(id: u32) {
-    live_children()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&c| c != id);
-}
-
-fn kill_registered_children() {
-    let ids: Vec<u32> = live_children()
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
-    for id in ids {
-        #[cfg(unix)]
-        let _ = Command::new("kill")
-            .args(["-KILL", &id.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        #[cfg(windows)]
-        let _ = Command::new("taskkill")
-            .args(["/F", "/PID", &id.to_string()])
-            .status();
-    }
-}
-
 // ------------------------------------------------------------------ servers
 
 /// A server running in a child process; killed (and reaped) on drop.
@@ -824,47 +788,6 @@ fn read_all_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<
         let _ = r.read_to_end(&mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     })
-}
-
-// ------------------------------------------------------------------ watchdog
-
-/// Aborts the whole test process if not dropped within its time limit, so a
-/// hanging test fails loudly instead of hanging CI. Create one at the top of
-/// a test: `let _wd = support::watchdog(60, "my test");`.
-#[must_use = "the watchdog is disarmed as soon as it is dropped"]
-pub struct Watchdog {
-    disarm: Option<mpsc::Sender<()>>,
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        // Dropping the sender wakes the watchdog thread, which then exits.
-        self.disarm.take();
-    }
-}
-
-/// Starts a [`Watchdog`]: if it is still alive after `secs` seconds, prints
-/// `what` to stderr, kills the child processes started by this module and
-/// aborts the process.
-#[allow(dead_code)]
-pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    thread::Builder::new()
-        .name(format!("watchdog:{what}"))
-        .spawn(move || {
-            if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-                // Write to the real stderr: the test harness's output capture
-                // would be lost when the process aborts.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nWATCHDOG: `{what}` did not finish within {secs} s; killing child processes and aborting"
-                );
-                kill_registered_children();
-                std::process::abort();
-            }
-        })
-        .expect("spawn watchdog thread");
-    Watchdog { disarm: Some(tx) }
 }
 
 // ------------------------------------------------------------------ redis (cluster tests)

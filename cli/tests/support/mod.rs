@@ -12,12 +12,21 @@
 #[path = "../../../tests/support/pki.rs"]
 pub mod pki;
 
+/// The watchdog and its child registry: the root crate's, shared.
+#[path = "../../../tests/support/watchdog.rs"]
+pub mod watchdog;
+
+#[allow(unused_imports)]
+// not every test file has a watchdog (`help` runs nothing that can hang)
+pub use watchdog::watchdog;
+use watchdog::{register_child as register, unregister_child as unregister};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -124,61 +133,6 @@ pub fn peers_available(what: &str, need_node: bool, extra: &[(&str, Option<PathB
         missing.join(", ")
     );
     false
-}
-
-// ------------------------------------------------------------------ watchdog
-
-/// Child processes to kill before the watchdog aborts.
-fn children() -> &'static Mutex<Vec<u32>> {
-    static CHILDREN: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
-    CHILDREN.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-fn register(id: u32) {
-    children()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(id);
-}
-
-fn unregister(id: u32) {
-    children()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&c| c != id);
-}
-
-/// Aborts the test process if not dropped within `secs`, killing the children
-/// started here first.
-#[must_use = "the watchdog is disarmed when dropped"]
-pub struct Watchdog {
-    disarm: Option<mpsc::Sender<()>>,
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.disarm.take();
-    }
-}
-
-pub fn watchdog(secs: u64, what: &'static str) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nWATCHDOG: `{what}` did not finish within {secs} s; killing child processes and aborting"
-            );
-            let ids: Vec<u32> = children().lock().map(|v| v.clone()).unwrap_or_default();
-            for id in ids {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &id.to_string()])
-                    .status();
-            }
-            std::process::abort();
-        }
-    });
-    Watchdog { disarm: Some(tx) }
 }
 
 // ------------------------------------------------------------------ our server
