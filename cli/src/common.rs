@@ -16,6 +16,34 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit status: the command line is wrong (clap uses it too).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status: interrupted by Ctrl-C (128 + SIGINT, as shells report a process it
+/// killed), after ending cleanly.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Takes Ctrl-C (SIGINT; also SIGTERM and SIGHUP) from now on: the first one arrives
+/// on the returned channel, for the caller to end cleanly (close its session, shut its
+/// server down); a second one ends the process at once with [`EXIT_INTERRUPTED`].
+/// Before this is called, Ctrl-C ends the process as usual. If the handler cannot be
+/// installed (one already is), the channel never delivers and Ctrl-C keeps its usual
+/// effect.
+pub fn on_interrupt() -> engineio::channel::Receiver<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (tx, rx) = engineio::channel::bounded(1);
+    let pressed = AtomicBool::new(false);
+    let installed = ctrlc::set_handler(move || {
+        if pressed.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+        let _ = tx.try_send(());
+    });
+    match installed {
+        Ok(()) => rx,
+        Err(e) => {
+            log::debug!("Ctrl-C handler not installed: {e}");
+            engineio::channel::never()
+        }
+    }
+}
 
 /// A transport named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

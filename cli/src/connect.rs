@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     self, connect_hint, error_chain, from_base64, from_hex, kind_name, out_event, out_line,
-    to_base64, to_hex, ClientOpts, Target, TransportArg, EXIT_FAILED, EXIT_OK,
+    to_base64, to_hex, ClientOpts, Target, TransportArg, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
 };
 
 /// Exit status: the server closed the session.
@@ -53,7 +53,9 @@ Exit status:
   2  bad command line
   3  the server closed the session
   4  the connection was lost (transport close, transport error, ping timeout)
-  5  --wait ran out before --count messages arrived";
+  5  --wait ran out before --count messages arrived
+  130  interrupted: the first Ctrl-C closes the session cleanly, then exits; a second
+       one exits at once";
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
@@ -154,16 +156,18 @@ pub fn run(args: ConnectArgs) -> u8 {
     }
     let upgrades = watch_upgrade(&client, &handshake.upgrades, &transports, transport);
     let stdin = read_stdin();
+    let interrupts = common::on_interrupt();
     Session {
         args: &args,
         client,
         received: 0,
         closing: false,
+        interrupted: false,
         stdin_open: true,
         deadline: None,
         line_no: 0,
     }
-    .run(&events, &upgrades, &stdin)
+    .run(&events, &upgrades, &stdin, &interrupts)
 }
 
 fn usage(message: &str) -> u8 {
@@ -250,6 +254,8 @@ struct Session<'a> {
     received: u64,
     /// A close was asked for by this end.
     closing: bool,
+    /// ... because of Ctrl-C.
+    interrupted: bool,
     stdin_open: bool,
     /// When the receiving after the end of stdin stops.
     deadline: Option<Instant>,
@@ -262,6 +268,7 @@ impl Session<'_> {
         events: &engineio::client::Events,
         upgrades: &Receiver<Transport>,
         stdin: &Receiver<Input>,
+        interrupts: &Receiver<()>,
     ) -> u8 {
         for text in &self.args.send {
             self.send(Message::from(text.as_str()));
@@ -312,6 +319,13 @@ impl Session<'_> {
                     Ok(Input::Line(line)) => self.on_line(&line),
                     Ok(Input::End) | Err(_) => self.on_stdin_end(),
                 },
+                recv(interrupts) -> _ => {
+                    if !self.args.json {
+                        eprintln!("* interrupted: closing (Ctrl-C again to quit at once)");
+                    }
+                    self.interrupted = true;
+                    self.close();
+                },
                 default(timeout) => {
                     if self.deadline.is_some_and(|d| Instant::now() >= d) && !self.closing {
                         expired = self.args.count.is_some();
@@ -324,6 +338,7 @@ impl Session<'_> {
 
     fn exit_code(&self, reason: Reason, expired: bool) -> u8 {
         match reason {
+            _ if self.interrupted => EXIT_INTERRUPTED,
             Reason::ClientDisconnect if expired => EXIT_WAIT_EXPIRED,
             Reason::ClientDisconnect => EXIT_OK,
             Reason::ServerDisconnect => EXIT_SERVER_CLOSED,

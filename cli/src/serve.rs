@@ -39,7 +39,8 @@ PKCS#8, PKCS#1 or SEC1). A client must trust the chain's root, e.g. `engineio co
 https://… --ca root.pem`.
 
 Exit status:
-  0  shut down
+  0  shut down: Ctrl-C (or SIGTERM) closes every session (each client is told), then
+     exits; a second Ctrl-C exits at once (130)
   1  cannot listen (address in use, no permission)
   2  bad command line, or a certificate or key that cannot be loaded";
 
@@ -240,6 +241,17 @@ pub fn run(args: ServeArgs) -> u8 {
         ));
     }
     read_commands(server.clone(), json_out);
+    let interrupts = common::on_interrupt();
+    let stopping = server.clone();
+    std::thread::spawn(move || {
+        if interrupts.recv().is_ok() {
+            eprintln!(
+                "engineio serve: interrupted: closing {} session(s) (Ctrl-C again to quit at once)",
+                stopping.session_count()
+            );
+            stopping.shutdown();
+        }
+    });
     running.wait();
     EXIT_OK
 }

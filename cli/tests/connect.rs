@@ -225,6 +225,118 @@ fn exit_codes_say_how_it_ended() {
 }
 
 #[test]
+fn ctrl_c_closes_the_session_cleanly_and_a_second_one_quits_at_once() {
+    let _dog = support::watchdog(60, "connect: Ctrl-C");
+    let (tx, closes) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = our_server(move |b| {
+        b.on_disconnect(move |_, _, reason| {
+            let _ = tx.lock().unwrap().send(reason);
+        })
+    });
+    for transports in ["polling", "websocket"] {
+        let mut p = Proc::spawn(
+            {
+                let mut c = engineio();
+                c.args(["connect", &url_of(&server), "--json"])
+                    .args(["--transports", transports]);
+                c
+            },
+            "connect (Ctrl-C)",
+        );
+        assert_eq!(p.json(T)["event"], "open");
+        p.interrupt();
+        let close = p.json(T);
+        assert_eq!(close["event"], "close", "{close}");
+        assert_eq!(close["reason"], "client disconnect", "{close}");
+        assert_eq!(p.wait(T).code(), Some(130), "{transports}");
+        // The server was told: a close packet, not a dropped connection.
+        let reason = closes.recv_timeout(T).unwrap();
+        assert_eq!(reason, engineio::Reason::ClientDisconnect, "{transports}");
+    }
+
+    // A second Ctrl-C does not wait for the close: here the server answers the
+    // handshake, then holds every other request, the close's POST included.
+    let url = holding_server();
+    let mut p = Proc::spawn(
+        {
+            let mut c = engineio();
+            c.args(["connect", &url, "--json", "--transports", "polling"]);
+            c
+        },
+        "connect (held close)",
+    );
+    assert_eq!(p.json(T)["event"], "open");
+    p.interrupt();
+    assert!(
+        p.try_wait_for(Duration::from_millis(500)).is_none(),
+        "the first Ctrl-C waits for the close"
+    );
+    p.interrupt();
+    assert_eq!(p.wait(T).code(), Some(130));
+
+    // Before the session exists Ctrl-C has its usual effect: the process ends by the
+    // signal at once, although the handshake could wait up to 30 s.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let mut p = Proc::spawn(
+        {
+            let mut c = engineio();
+            c.args(["connect", &url, "--json", "--timeout", "30s"]);
+            c
+        },
+        "connect (silent server)",
+    );
+    let _held = silent.accept().unwrap();
+    p.interrupt();
+    let status = p.wait(T);
+    assert_eq!(status.code(), None, "{status:?}");
+}
+
+/// An Engine.IO server that answers the polling handshake, then holds every request
+/// of the session forever (their threads sleep).
+fn holding_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).unwrap_or(0) > 0 && header != "\r\n" {
+                        header.clear();
+                    }
+                    if first.contains("sid=") {
+                        std::thread::sleep(Duration::from_secs(3600));
+                        return;
+                    }
+                    let body = r#"0{"sid":"held","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if conn
+                        .write_all(head.as_bytes())
+                        .and_then(|()| conn.write_all(body.as_bytes()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
 fn eio_3_speaks_protocol_v3() {
     let _dog = support::watchdog(30, "connect --eio 3");
     let server = our_server(|b| b.allow_eio3(true));

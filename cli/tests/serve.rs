@@ -1,6 +1,7 @@
 //! `engineio serve` answers the official JavaScript client (node) in three modes and
 //! a browser page (headless Chromium) it serves itself with `--static`; prints its
-//! session events; broadcasts; refuses TLS flags for now.
+//! session events; broadcasts; takes commands on stdin; shuts down on Ctrl-C. (TLS:
+//! `tls.rs`.)
 
 mod support;
 
@@ -198,6 +199,40 @@ fn stdin_commands_reach_sessions() {
     }
     let line = server.until(T, |l| l.contains(r#""event":"disconnect""#));
     assert!(line.contains("server disconnect"), "{line}");
+}
+
+#[test]
+fn ctrl_c_closes_every_session_then_exits_0() {
+    let _dog = support::watchdog(60, "serve: Ctrl-C");
+    let (mut server, addr) = serve(&[]);
+    let url = format!("http://{addr}");
+    let clients: Vec<_> = [Transport::Polling, Transport::WebSocket]
+        .into_iter()
+        .map(|t| {
+            let c = Client::builder(&url).transports(&[t]).build().unwrap();
+            let events = c.events();
+            c.connect().unwrap();
+            (c, events)
+        })
+        .collect();
+    server.interrupt();
+    for (_, events) in &clients {
+        loop {
+            if let Event::Disconnect(r) = events.recv_timeout(T).unwrap() {
+                // Told by the server, not dropped.
+                assert_eq!(r, engineio::Reason::ServerDisconnect);
+                break;
+            }
+        }
+    }
+    assert_eq!(server.wait(T).code(), Some(0));
+    assert!(
+        server
+            .stderr()
+            .contains("interrupted: closing 2 session(s)"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]

@@ -259,25 +259,42 @@ impl Proc {
     }
 
     /// Waits for the exit (at most `timeout`), then drains stdout.
-    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+    /// Its exit status if it ends within `timeout`; `None` if it is still running.
+    pub fn try_wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                unregister(self.child.id());
-                // Give the reader threads a moment to see the end of the pipes.
-                thread::sleep(Duration::from_millis(50));
-                return status;
+                return Some(status);
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "{}: still running after {timeout:?}; stdout: {:?}; stderr: {}",
-                    self.what,
-                    self.stdout_so_far(),
-                    self.stderr()
-                );
+                return None;
             }
             thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Sends it SIGINT, as Ctrl-C in its terminal would.
+    pub fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{}: kill -INT failed", self.what);
+    }
+
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let Some(status) = self.try_wait_for(timeout) else {
+            panic!(
+                "{}: still running after {timeout:?}; stdout: {:?}; stderr: {}",
+                self.what,
+                self.stdout_so_far(),
+                self.stderr()
+            );
+        };
+        unregister(self.child.id());
+        // Give the reader threads a moment to see the end of the pipes.
+        thread::sleep(Duration::from_millis(50));
+        status
     }
 
     /// The stdout lines still unread.
