@@ -13,15 +13,8 @@ fn run_page(transports: &str, expected: &str) -> serde_json::Value {
     if !support::interop_available("browser interop") {
         return serde_json::Value::Null;
     }
-    let chromium = match support::chromium() {
-        Some(c) => c,
-        None if support::require_interop() => {
-            panic!("chromium is missing; run scripts/test.sh")
-        }
-        None => {
-            eprintln!("SKIP: chromium is missing");
-            return serde_json::Value::Null;
-        }
+    let Some(chromium) = support::chromium_available("browser interop") else {
+        return serde_json::Value::Null;
     };
     let _dog = support::watchdog(150, "chromium latency page");
     let server = support::spawn_example("latency_server", &[]);

@@ -92,16 +92,7 @@ fn run_page(query: &str, echoes: u64) -> Option<(serde_json::Value, Seen)> {
     if !support::node_v3_interop_available("browser v3 interop") {
         return None;
     }
-    let chromium = match support::chromium() {
-        Some(c) => c,
-        None if support::require_interop() => {
-            panic!("chromium is missing; run scripts/test.sh")
-        }
-        None => {
-            eprintln!("SKIP: chromium is missing");
-            return None;
-        }
-    };
+    let chromium = support::chromium_available("browser v3 interop")?;
     let _dog = support::watchdog(120, "chromium v3 page");
     let root = support::repo_root();
     let (running, seen) = start_server(&root);

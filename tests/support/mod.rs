@@ -127,6 +127,30 @@ pub fn chromium() -> Option<PathBuf> {
     }
 }
 
+/// Chromium, or `None` after [`peer_missing`] (which panics when interop is required).
+#[allow(dead_code)]
+pub fn chromium_available(what: &str) -> Option<PathBuf> {
+    chromium().or_else(|| {
+        peer_missing(
+            what,
+            "chromium missing (set ENGINEIO_CHROMIUM, or run scripts/test.sh, which installs it)",
+        );
+        None
+    })
+}
+
+/// A peer the test `what` needs is missing, as `missing` says: panics when interop is
+/// required (see [`require_interop`]); otherwise prints a SKIP line and returns false,
+/// so that the caller returns early. The line goes straight to stderr, past the test
+/// harness's capture, so that the skip is visible although the test passes.
+pub fn peer_missing(what: &str, missing: &str) -> bool {
+    if require_interop() {
+        panic!("{what}: {missing}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIP {what}: {missing}");
+    false
+}
+
 /// True when `npm ci` has installed the Node.js peers.
 #[allow(dead_code)]
 pub fn node_modules_ready() -> bool {
@@ -153,20 +177,13 @@ pub fn interop_available(what: &str) -> bool {
             repo_root().display()
         ));
     }
-    if require_interop() {
-        panic!(
-            "{what}: node/npm packages missing; run scripts/test.sh (missing: {})",
+    peer_missing(
+        what,
+        &format!(
+            "node/npm packages missing ({}); run scripts/test.sh to install them",
             missing.join(", ")
-        );
-    }
-    // Straight to stderr, past the test harness's capture, so that the skip is
-    // visible even though the test passes.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {what}: node/npm packages missing ({}); run scripts/test.sh to install them",
-        missing.join(", ")
-    );
-    false
+        ),
+    )
 }
 
 /// Whether the Node.js Engine.IO v3 peers (`engine.io-client` 3.x and `engine.io`
@@ -183,21 +200,14 @@ pub fn node_v3_interop_available(what: &str) -> bool {
         .filter(|p| !p.is_dir())
         .map(|p| p.display().to_string())
         .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if require_interop() {
-        panic!(
-            "{what}: Engine.IO v3 npm packages missing: {} (run scripts/test.sh)",
-            missing.join(", ")
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {what}: Engine.IO v3 npm packages missing: {} (run npm ci)",
-        missing.join(", ")
-    );
-    false
+    missing.is_empty()
+        || peer_missing(
+            what,
+            &format!(
+                "Engine.IO v3 npm packages missing: {} (run scripts/test.sh)",
+                missing.join(", ")
+            ),
+        )
 }
 
 /// Whether the Python interop peer (python-engineio in the venv) can run; as
@@ -227,14 +237,7 @@ pub fn python_interop_available(what: &str) -> bool {
             p.display()
         ),
     };
-    if require_interop() {
-        panic!("{what}: Python peer missing: {missing}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {what}: Python peer missing: {missing}"
-    );
-    false
+    peer_missing(what, &format!("Python peer missing: {missing}"))
 }
 
 /// Whether the Python Engine.IO v3 peer (python-engineio 3.14 with requests,
@@ -270,14 +273,7 @@ pub fn python_v3_interop_available(what: &str) -> bool {
             p.display()
         ),
     };
-    if require_interop() {
-        panic!("{what}: Python v3 peer missing: {missing}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {what}: Python v3 peer missing: {missing}"
-    );
-    false
+    peer_missing(what, &format!("Python v3 peer missing: {missing}"))
 }
 
 // ------------------------------------------------------------------ examples
@@ -814,17 +810,12 @@ pub fn redis_server_binary() -> Option<PathBuf> {
 /// is required (`scripts/test.sh` installs Debian's `redis-server`), else prints SKIP.
 #[allow(dead_code)]
 pub fn redis_available(what: &str) -> bool {
-    if redis_server_binary().is_some() {
-        return true;
-    }
-    if require_interop() {
-        panic!("{what}: redis-server not found on PATH (set ENGINEIO_REDIS_SERVER, or run scripts/test.sh, which installs Debian's redis-server)");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP {what}: redis-server not found (apt-get install redis-server, or run scripts/test.sh)"
-    );
-    false
+    redis_server_binary().is_some()
+        || peer_missing(
+            what,
+            "redis-server not found on PATH (set ENGINEIO_REDIS_SERVER, or run \
+             scripts/test.sh, which installs Debian's redis-server)",
+        )
 }
 
 /// A `redis-server` of our own on an ephemeral 127.0.0.1 port, with no persistence;
