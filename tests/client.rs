@@ -11,6 +11,7 @@ use engineio::server::{self, App, Listening, Rejection, Server, ServerBuilder};
 use engineio::{ErrorKind, Message, Transport};
 
 mod support;
+use support::{next_message, wait_for};
 
 /// What the server saw, for assertions.
 #[derive(Default)]
@@ -51,25 +52,6 @@ fn echo_server(builder: ServerBuilder) -> (Listening, String, Arc<Mutex<Seen>>) 
 
 fn polling(url: &str) -> engineio::client::ClientBuilder {
     Client::builder(url).transports(&[Transport::Polling])
-}
-
-/// Waits for the next message event.
-fn next_message(events: &engineio::client::Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

@@ -16,35 +16,12 @@ use engineio::{Message, Transport};
 
 mod support;
 use support::ChildServer;
+use support::{next_message, Mode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Node,
     Python,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Polling,
-    WebSocket,
-    Upgrade,
-}
-
-impl Mode {
-    fn transports(self) -> &'static [Transport] {
-        match self {
-            Mode::Polling => &[Transport::Polling],
-            Mode::WebSocket => &[Transport::WebSocket],
-            Mode::Upgrade => &[Transport::Polling, Transport::WebSocket],
-        }
-    }
-
-    fn final_transport(self) -> Transport {
-        match self {
-            Mode::Polling => Transport::Polling,
-            Mode::WebSocket | Mode::Upgrade => Transport::WebSocket,
-        }
-    }
 }
 
 const PING_ARGS: [&str; 4] = ["--ping-interval-ms", "300", "--ping-timeout-ms", "1000"];
@@ -58,16 +35,6 @@ fn start(peer: Peer, what: &str) -> Option<ChildServer> {
         Peer::Python => support::python_interop_available(what).then(|| {
             support::spawn_python_script("tests/interop/python_echo_server.py", &PING_ARGS)
         }),
-    }
-}
-
-fn next_message(events: &Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(15)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
     }
 }
 

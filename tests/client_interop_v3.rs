@@ -9,39 +9,16 @@
 use std::time::{Duration, Instant};
 
 use engineio::client::{Client, Event, Events, Reason};
-use engineio::{Message, ProtocolVersion, Transport};
+use engineio::{Message, ProtocolVersion};
 
 mod support;
 use support::ChildServer;
+use support::Mode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Node,
     Python,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Polling,
-    WebSocket,
-    Upgrade,
-}
-
-impl Mode {
-    fn transports(self) -> &'static [Transport] {
-        match self {
-            Mode::Polling => &[Transport::Polling],
-            Mode::WebSocket => &[Transport::WebSocket],
-            Mode::Upgrade => &[Transport::Polling, Transport::WebSocket],
-        }
-    }
-
-    fn final_transport(self) -> Transport {
-        match self {
-            Mode::Polling => Transport::Polling,
-            Mode::WebSocket | Mode::Upgrade => Transport::WebSocket,
-        }
-    }
 }
 
 /// Short heartbeats: the v3 client pings every 250 ms.

@@ -6,10 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use engineio::client::{Client, Event, Events};
+use engineio::client::Client;
 use engineio::{ErrorKind, Message, Transport};
 
 mod support;
+use support::next_message;
 mod tls_support;
 
 use tls_support::{Ca, Files};
@@ -22,16 +23,6 @@ const MODES: [(&[Transport], Transport); 3] = [
         Transport::WebSocket,
     ),
 ];
-
-fn next_message(events: &Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-}
 
 fn echo(client: &Client, want: Transport) {
     let events = client.events();

@@ -6,73 +6,33 @@
 
 use std::time::Duration;
 
-use engineio::client::{Client, Event, Events, TlsRoots};
+use engineio::client::{Client, TlsRoots};
 use engineio::{ErrorKind, Message, Transport};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 mod support;
+mod tls_support;
+use support::next_message;
+use tls_support::{Ca, Files};
 
 struct Pki {
     ca_pem: String,
     ca_der: Vec<u8>,
     server: support::ChildServer,
-    _dir: tempfile::TempDir,
+    _files: Files,
 }
 
 /// A CA, a certificate for 127.0.0.1 and localhost signed by it, and the Node.js echo
 /// server serving TLS with it. None (SKIP) when node is missing and not required.
 fn start() -> Option<Pki> {
-    if !support::interop_available("client TLS") {
-        return None;
-    }
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "engineio test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("cert.pem");
-    let key_path = dir.path().join("key.pem");
-    std::fs::write(&cert_path, leaf.pem()).unwrap();
-    std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
-    let server = support::spawn_node_script(
-        "tests/interop/node_echo_server.mjs",
-        &[
-            "--tls-cert",
-            cert_path.to_str().unwrap(),
-            "--tls-key",
-            key_path.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        server.base_url.starts_with("https://"),
-        "{}",
-        server.base_url
-    );
+    let ca = Ca::new("engineio test CA");
+    let files = Files::new();
+    let server = tls_support::node_tls_server("client TLS", &ca, None, &files)?;
     Some(Pki {
-        ca_pem: ca_cert.pem(),
-        ca_der: ca_cert.der().to_vec(),
+        ca_pem: ca.pem,
+        ca_der: ca.der,
         server,
-        _dir: dir,
+        _files: files,
     })
-}
-
-fn next_message(events: &Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
 }
 
 fn echo(client: &Client, want: Transport) {
@@ -135,13 +95,10 @@ fn refused_without_the_root() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{transports:?}: {err}");
         // Another CA is no better.
-        let other_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let other = params.self_signed(&other_key).unwrap();
+        let other = Ca::new("another CA");
         let err = Client::builder(&pki.server.base_url)
             .transports(transports)
-            .root_certificate_pem(other.pem())
+            .root_certificate_pem(other.pem)
             .connect()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{transports:?}: {err}");
@@ -222,24 +179,16 @@ fn stalling_wss_server(quiet: Duration) -> (std::net::SocketAddr, String) {
     use std::io::{Read, Write};
     use std::sync::Arc;
 
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let ca = Ca::new("engineio test CA");
+    let leaf = ca.server();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
+            vec![leaf.cert_der.into()],
+            rustls::pki_types::PrivateKeyDer::try_from(leaf.key_der).unwrap(),
         )
         .unwrap();
     let config = Arc::new(config);
@@ -285,7 +234,7 @@ fn stalling_wss_server(quiet: Duration) -> (std::net::SocketAddr, String) {
         let _ = tls.write_all(&late);
         std::thread::sleep(Duration::from_secs(20));
     });
-    (addr, ca_cert.pem())
+    (addr, ca.pem)
 }
 
 /// Over `wss`, a send the server does not take fails with `Timeout` within the

@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engineio::client::{Client, ClientBuilder, Event, Events, Reason};
+use engineio::client::{Client, ClientBuilder, Events, Reason};
 use engineio::server::{self, App, Listening, Server, ServerBuilder};
 use engineio::{ErrorKind, Message, ProtocolVersion, Transport};
 
 mod support;
 use support::fakehttp::{disconnect_reason, read_request, Request};
+use support::{next_message, wait_for};
 
 // ------------------------------------------------------------------ our server
 
@@ -103,24 +104,6 @@ fn burst_message(i: usize) -> Message {
         Message::from(format!("héllo € 😀 \u{1e} {i}"))
     } else {
         Message::from(vec![0u8, 1, 2, 0xff, i as u8])
-    }
-}
-
-fn next_message(events: &Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
     }
 }
 

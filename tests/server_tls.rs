@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use engineio::client::{Client, Event, Events};
+use engineio::client::Client;
 use engineio::server::{
     App, CookieConfig, Listening, Server, ServerBuilder, StaticFiles, TlsConfig,
 };
 use engineio::{ErrorKind, Message, Transport};
 
 mod support;
+use support::next_message;
 use support::pki::Pki;
 
 fn tls_server(b: ServerBuilder, pki: &Pki) -> Listening {
@@ -35,16 +36,6 @@ fn tls_server(b: ServerBuilder, pki: &Pki) -> Listening {
 
 fn https(app: &Listening) -> String {
     format!("https://{}", app.local_addr())
-}
-
-fn next_message(events: &Events) -> Message {
-    loop {
-        match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(Event::Message(m)) => return m,
-            Ok(Event::Connect) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
 }
 
 /// A rustls client configuration trusting `ca_pem`, with an optional client

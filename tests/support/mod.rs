@@ -416,6 +416,63 @@ fn mtime(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+// ------------------------------------------------------------------ client events
+
+/// How a client test talks to a server: polling only, WebSocket only, or polling then
+/// the upgrade.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Polling,
+    WebSocket,
+    Upgrade,
+}
+
+#[allow(dead_code)]
+impl Mode {
+    /// The transports the client is given.
+    pub fn transports(self) -> &'static [engineio::Transport] {
+        use engineio::Transport;
+        match self {
+            Mode::Polling => &[Transport::Polling],
+            Mode::WebSocket => &[Transport::WebSocket],
+            Mode::Upgrade => &[Transport::Polling, Transport::WebSocket],
+        }
+    }
+
+    /// The transport the session ends up on.
+    pub fn final_transport(self) -> engineio::Transport {
+        match self {
+            Mode::Polling => engineio::Transport::Polling,
+            Mode::WebSocket | Mode::Upgrade => engineio::Transport::WebSocket,
+        }
+    }
+}
+
+/// The next message event, skipping `Connect`; panics on any other event, or after
+/// 15 s without one.
+#[allow(dead_code)]
+pub fn next_message(events: &engineio::client::Events) -> engineio::Message {
+    use engineio::client::Event;
+    loop {
+        match events.recv_timeout(Duration::from_secs(15)) {
+            Ok(Event::Message(m)) => return m,
+            Ok(Event::Connect) => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+/// Polls `ok` every 5 ms until it holds; panics naming `what` after `timeout`.
+#[allow(dead_code)]
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 // ------------------------------------------------------------------ servers
 
 /// A server running in a child process; killed (and reaped) on drop.
